@@ -1,0 +1,80 @@
+# Set-up and test entry points. Everything a fresh Debian 12 machine needs is
+# installed by these targets (run as root).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ACTIVATE := source $(VENV)/bin/activate
+export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
+export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+COLLECTION_LINK := .build/collections/ansible_collections/medimaging/pacs_lb
+SANITY_TREE := .build/sanity/ansible_collections/medimaging/pacs_lb
+APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables rsync make
+LAB_INVENTORY := inventories/lab
+
+.PHONY: help deps venv image lab lab-check lab-destroy test lint sanity unit molecule build clean
+
+help:
+	@echo "make lab          build and converge the local two-balancer lab, then check every VIP"
+	@echo "make lab-destroy  remove the lab"
+	@echo "make test         lint, ansible-test sanity, unit tests and the Molecule scenarios"
+
+.build/apt.stamp:
+	@command -v podman >/dev/null && command -v haproxy >/dev/null && command -v storescp >/dev/null \
+	  && command -v rsync >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; }
+	@mkdir -p .build && touch $@
+
+$(VENV)/.stamp: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+deps: .build/apt.stamp $(VENV)/.stamp $(COLLECTION_LINK)
+
+image: deps
+	PIP=$(VENV)/bin/pip bash tests/lab/build-image.sh
+
+lab: image
+	@start=$$(date +%s); \
+	$(ACTIVATE); \
+	ansible-playbook -i $(LAB_INVENTORY) tests/lab/create.yml; \
+	ansible-playbook -i $(LAB_INVENTORY) tests/lab/prepare.yml; \
+	ansible-playbook -i $(LAB_INVENTORY) site.yml; \
+	echo "lab converged in $$(( $$(date +%s) - start )) s"
+
+lab-check: deps
+	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) playbooks/verify.yml
+
+lab-destroy: deps
+	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) tests/lab/destroy.yml
+
+test: lint sanity unit molecule
+
+lint: deps
+	$(ACTIVATE); yamllint -s .
+	$(ACTIVATE); ansible-lint --profile production
+
+# ansible-test wants the collection at a real ansible_collections/NS/NAME path.
+sanity: deps
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ $(SANITY_TREE)/
+	bash tests/sanity/install-get-pip-standin.sh
+	$(ACTIVATE); cd $(SANITY_TREE) && ansible-test sanity --local --python 3.11 --color no
+
+unit: deps
+	$(ACTIVATE); pytest -q tests/unit
+
+molecule: image
+	$(ACTIVATE); molecule test --all
+
+build: deps
+	$(ACTIVATE); ansible-galaxy collection build --force --output-path .build/dist
+
+clean:
+	rm -rf .build

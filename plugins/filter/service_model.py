@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, medimaging.pacs_lb contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that expose the service model to the roles."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: service_model
+short_description: Merge, validate and normalize the PACS load balancer service model
+version_added: 0.1.0
+description:
+  - Merges a vendor profile's services with the user's C(pacs_lb_services), validates every field
+    and returns one normalized model, or fails listing every problem by service and field.
+  - The companion filters C(render_haproxy) and C(render_keepalived_virtual_servers) turn the model
+    into the sections the templates lay out.
+options:
+  _input:
+    description: The vendor profile's list of services (may be empty).
+    type: list
+    elements: dict
+    required: true
+  user_services:
+    description: The user's services; an entry named like a profile service updates it.
+    type: list
+    elements: dict
+  vrrp_instances:
+    description: The VRRP instances, each with name, virtual_router_id, interface and network.
+    type: list
+    elements: dict
+  pools:
+    description: Map of pool name to inventory group name.
+    type: dict
+  groups:
+    description: The inventory's C(groups).
+    type: dict
+  hostvars:
+    description: The inventory's C(hostvars).
+    type: dict
+  balancer_group:
+    description: Inventory group of the balancers.
+    type: str
+    default: balancers
+"""
+
+EXAMPLES = r"""
+- name: Build the model
+  ansible.builtin.set_fact:
+    pacs_lb_model: >-
+      {{ profile_services | medimaging.pacs_lb.service_model(pacs_lb_services, pacs_lb_vrrp_instances,
+         pacs_lb_pools, groups, hostvars) }}
+"""
+
+RETURN = r"""
+_value:
+  description: The normalized model with keys services, vrrp_instances and balancers.
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
+
+
+def _plain_hostvars(hostvars, groups):
+    """Only what the model reads, so that lazy host variables are templated here."""
+    wanted = ("pacs_lb_address", "ansible_host", "pacs_lb_weight", "pacs_lb_backup", "pacs_lb_server_port")
+    out = {}
+    for host in set(h for members in (groups or {}).values() for h in members):
+        hv = hostvars.get(host) if hostvars else None
+        if hv is None:
+            continue
+        out[host] = dict((k, hv[k]) for k in wanted if k in hv)
+    return out
+
+
+def service_model(profile_services, user_services=None, vrrp_instances=None, pools=None, groups=None,
+                  hostvars=None, balancer_group="balancers"):
+    try:
+        return sm.build_model(profile_services, user_services, vrrp_instances, pools, dict(groups or {}),
+                              _plain_hostvars(hostvars, groups), balancer_group)
+    except sm.ModelError as exc:
+        raise AnsibleFilterError("The PACS load balancer model is invalid (%d problem%s); no host was changed:\n%s" % (
+            len(exc.problems), "" if len(exc.problems) == 1 else "s", "\n".join("- " + p for p in exc.problems)))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "service_model": service_model,
+            "render_haproxy": sm.render_haproxy,
+            "render_keepalived_virtual_servers": sm.render_keepalived_virtual_servers,
+        }

@@ -1,0 +1,460 @@
+"""dicom_pdu: bytes checked against protocols.md and pynetdicom, live echo against pynetdicom and DCMTK."""
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from io import BytesIO
+
+import pytest
+from pynetdicom import AE, PYNETDICOM_IMPLEMENTATION_UID, evt
+from pynetdicom import pdu as pn_pdu
+from pynetdicom.dimse_messages import C_ECHO_RQ, C_ECHO_RSP
+from pynetdicom.dimse_primitives import C_ECHO
+from pynetdicom.dsutils import decode
+from pynetdicom.pdu_primitives import P_DATA
+from pynetdicom.sop_class import CTImageStorage, Verification
+
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu as d
+
+# protocols.md section 1, table rows in order (offset, hex)
+TABLE_161 = [
+    (0, "01"), (1, "00"), (2, "0000009b"), (6, "0001"), (8, "0000"),
+    (10, "ORTHANC".ljust(16).encode().hex()), (26, "LBCHECK".ljust(16).encode().hex()), (42, "00" * 32),
+    (74, "10000015" + b"1.2.840.10008.3.1.1.1".hex()),
+    (99, "2000002e01000000"),
+    (107, "30000011" + b"1.2.840.10008.1.1".hex()),
+    (128, "40000011" + b"1.2.840.10008.1.2".hex()),
+    (149, "50000008" + "5100000400004000"),
+]
+
+
+# ---------------------------------------------------------------- helpers shared with other test files
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Scp:
+    """pynetdicom SCP on an ephemeral loopback port that records what it saw."""
+
+    def __init__(self, ae_title="ANY-SCP", contexts=(Verification,), require_called_aet=False,
+                 echo_status=None, ssl_context=None):
+        self.events = []
+        ae = AE(ae_title=ae_title)
+        ae.require_called_aet = require_called_aet
+        for ctx in contexts:
+            ae.add_supported_context(ctx)
+        handlers = [(evt.EVT_RELEASED, self._record), (evt.EVT_ABORTED, self._record),
+                    (evt.EVT_ACCEPTED, self._record)]
+        if echo_status is not None:
+            handlers.append((evt.EVT_C_ECHO, lambda event: echo_status))
+        self.server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers,
+                                      ssl_context=ssl_context)
+        self.port = self.server.server_address[1]
+
+    def _record(self, event):
+        rq = event.assoc.requestor
+        self.events.append((event.event.name, rq.ae_title, rq.implementation_class_uid))
+
+    def names(self):
+        return [e[0] for e in self.events]
+
+    def wait_for(self, name, timeout=3.0):
+        end = time.monotonic() + timeout
+        while name not in self.names() and time.monotonic() < end:
+            time.sleep(0.02)
+        return name in self.names()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def scp_factory():
+    started = []
+
+    def make(**kwargs):
+        started.append(Scp(**kwargs))
+        return started[-1]
+    yield make
+    for scp in started:
+        scp.close()
+
+
+class RawPeer:
+    """One-shot TCP peer that answers the first read with fixed bytes (or nothing)."""
+
+    def __init__(self, reply=None):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, args=(reply,), daemon=True)
+        self.thread.start()
+
+    def _serve(self, reply):
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(4096)
+            if reply is None:
+                time.sleep(3)
+            else:
+                conn.sendall(reply)
+
+    def close(self):
+        self.sock.close()
+
+
+STORESCP = shutil.which("storescp")
+
+
+def start_storescp(tmp_path, *args):
+    port = free_port()
+    proc = subprocess.Popen([STORESCP, "-aet", "STORESCP", "-od", str(tmp_path)] + list(args) + [str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("storescp exited: %s" % proc.stderr.read().decode())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("storescp did not listen on %d" % port)
+
+
+def stop(proc):
+    proc.kill()
+    proc.wait(timeout=5)
+
+
+# ---------------------------------------------------------------- AE titles
+
+@pytest.mark.parametrize("ae,expected", [("ORTHANC", "ORTHANC"), ("  PACS 1  ", "PACS 1"),
+                                         ("A" * 16, "A" * 16), ('A"B$C', 'A"B$C')])
+def test_valid_ae_titles(ae, expected):
+    assert d.validate_ae_title(ae) == expected
+
+
+@pytest.mark.parametrize("ae,message", [("", "empty"), ("    ", "empty"), ("A" * 17, "maximum is 16"),
+                                        ("PACS\\1", "backslash"), ("PACS\t1", "control"),
+                                        ("P\u00c4CS", "non-ASCII"), (b"PACS", "string")])
+def test_invalid_ae_titles(ae, message):
+    with pytest.raises(ValueError, match=message):
+        d.validate_ae_title(ae)
+
+
+# ---------------------------------------------------------------- A-ASSOCIATE-RQ
+
+def test_rq_is_the_161_byte_pdu_of_the_reference_table():
+    rq = d.associate_rq("ORTHANC", "LBCHECK")
+    assert len(rq) == 161
+    for offset, hexstr in TABLE_161:
+        assert rq[offset:offset + len(hexstr) // 2].hex() == hexstr, "offset %d" % offset
+    ends = [offset + len(hexstr) // 2 for offset, hexstr in TABLE_161]
+    assert [offset for offset, _ in TABLE_161[1:]] + [161] == ends  # the rows cover every byte once
+    assert d.parse_pdu(rq)["name"] == "A-ASSOCIATE-RQ"
+
+
+def test_rq_with_implementation_uid_matches_reference_arithmetic():
+    uid = "2.25.329800735698586629295641978511506172918"  # the 44-byte example of protocols.md
+    rq = d.associate_rq("ORTHANC", "LBCHECK", implementation_uid=uid)
+    assert len(rq) == 209 and rq[2:6].hex() == "000000cb"
+    assert rq[149:153].hex() == "50000038"
+    assert rq[161:165].hex() == "5200002c" and rq[165:] == uid.encode()
+
+
+def test_rq_decoded_by_pynetdicom():
+    rq = d.check_rq("ORTHANC", "LBCHECK")
+    pdu = pn_pdu.A_ASSOCIATE_RQ()
+    pdu.decode(rq)
+    assert pdu.called_ae_title == "ORTHANC" and pdu.calling_ae_title == "LBCHECK"
+    assert pdu.application_context_name == d.APP_CONTEXT
+    (ctx,) = pdu.presentation_context
+    assert (ctx.context_id, ctx.abstract_syntax, ctx.transfer_syntax) == (1, Verification, [d.IMPLICIT_VR_LE])
+    prim = pdu.to_primitive()
+    assert prim.maximum_length_received == 16384
+    assert prim.implementation_class_uid == d.IMPLEMENTATION_CLASS_UID
+    names = [i.implementation_version_name for i in prim.user_information
+             if hasattr(i, "implementation_version_name")]
+    assert names == [d.IMPLEMENTATION_VERSION_NAME]
+    assert pdu.encode() == rq
+
+
+def test_rq_with_several_transfer_syntaxes_and_other_abstract_syntax():
+    rq = d.associate_rq("A", "B", abstract_syntax=CTImageStorage,
+                        transfer_syntaxes=("1.2.840.10008.1.2.1", d.IMPLICIT_VR_LE), max_pdu=0)
+    pdu = pn_pdu.A_ASSOCIATE_RQ()
+    pdu.decode(rq)
+    ctx = pdu.presentation_context[0]
+    assert ctx.abstract_syntax == CTImageStorage
+    assert ctx.transfer_syntax == ["1.2.840.10008.1.2.1", d.IMPLICIT_VR_LE]
+    assert pdu.to_primitive().maximum_length_received == 0
+
+
+def test_uid_is_a_valid_2_25_uid():
+    uid = d.IMPLEMENTATION_CLASS_UID
+    assert uid.startswith("2.25.") and len(uid) <= 64
+    assert int(uid[5:]) < 2 ** 128 and not uid[5:].startswith("0")
+    assert len(d.IMPLEMENTATION_VERSION_NAME) <= 16
+
+
+# ---------------------------------------------------------------- other PDUs
+
+def test_release_and_abort_bytes():
+    assert d.release_rq().hex() == "05000000000400000000"
+    assert d.release_rp().hex() == "06000000000400000000"
+    assert d.abort().hex() == "07000000000400000000"
+    for ours, theirs in [(d.release_rq(), pn_pdu.A_RELEASE_RQ()), (d.release_rp(), pn_pdu.A_RELEASE_RP()),
+                         (d.abort(), pn_pdu.A_ABORT_RQ())]:
+        theirs.decode(ours)
+        assert theirs.encode() == ours
+
+
+def test_c_echo_p_data_decoded_by_pynetdicom():
+    raw = d.p_data_c_echo_rq(7, pc_id=3)
+    pdu = pn_pdu.P_DATA_TF()
+    pdu.decode(raw)
+    (pdv,) = pdu.presentation_data_value_items
+    assert pdv.presentation_context_id == 3
+    assert pdv.presentation_data_value[0] == 0x03  # command + last fragment
+    ds = decode(BytesIO(pdv.presentation_data_value[1:]), True, True)
+    assert ds.CommandGroupLength == len(pdv.presentation_data_value) - 1 - 12
+    assert (ds.CommandField, ds.MessageID, ds.CommandDataSetType) == (0x0030, 7, 0x0101)
+    assert ds.AffectedSOPClassUID == Verification
+
+    msg = C_ECHO_RQ()
+    prim = P_DATA()
+    prim.presentation_data_value_list = [[3, pdv.presentation_data_value]]
+    assert msg.decode_msg(prim)  # True = complete DIMSE message
+    echo = msg.message_to_primitive()
+    assert isinstance(echo, C_ECHO) and echo.MessageID == 7 and echo.AffectedSOPClassUID == Verification
+
+
+def _pynetdicom_echo_rsp(status, pc_id=1, max_pdu=16384):
+    rsp = C_ECHO()
+    rsp.MessageIDBeingRespondedTo, rsp.AffectedSOPClassUID, rsp.Status = 7, Verification, status
+    msg = C_ECHO_RSP()
+    msg.primitive_to_message(rsp)
+    return [pn_pdu.P_DATA_TF(p).encode() for p in msg.encode_msg(pc_id, max_pdu)]
+
+
+@pytest.mark.parametrize("status", [0x0000, 0x0122])
+def test_parse_c_echo_rsp_encoded_by_pynetdicom(status):
+    (raw,) = _pynetdicom_echo_rsp(status)
+    pdu = d.parse_pdu(raw)
+    assert pdu["name"] == "P-DATA-TF" and pdu["status"] == status
+    assert pdu["command"]["CommandField"] == 0x8030
+    assert pdu["command"]["MessageIDBeingRespondedTo"] == 7
+
+
+def test_parse_reject_from_reference():
+    pdu = d.parse_pdu(bytes.fromhex("03000000000400010107"))  # Orthanc, DicomCheckCalledAet
+    assert (pdu["name"], pdu["result"], pdu["source"], pdu["reason"]) == ("A-ASSOCIATE-RJ", 1, 1, 7)
+    assert pdu["reason_text"] == "called-AE-title-not-recognized"
+    assert pdu["result_text"] == "rejected-permanent"
+    assert d.parse_pdu(bytes.fromhex("03000000000400020302"))["reason_text"] == "local-limit-exceeded"
+
+
+def test_parse_abort():
+    pdu = d.parse_pdu(bytes.fromhex("07000000000400000201"))
+    assert (pdu["source_text"], pdu["reason_text"]) == ("DICOM UL service-provider", "unrecognized-PDU")
+
+
+@pytest.mark.parametrize("raw,message", [(b"\x02\x00", "short"), (b"HTTP/1.1 400", "type byte 0x48"),
+                                         (bytes.fromhex("0600000000040000"), "announces 4 bytes, got 2")])
+def test_parse_rejects_garbage(raw, message):
+    with pytest.raises(d.PDUError, match=message):
+        d.parse_pdu(raw)
+
+
+# ---------------------------------------------------------------- HAProxy lines (live: test_haproxy_protocol_checks)
+
+def test_haproxy_lines_share_the_echo_bytes():
+    lines = d.haproxy_tcp_check("ORTHANC", "LBCHECK")
+    assert lines[0].startswith("tcp-check send-binary %s comment \"" % d.check_rq("ORTHANC", "LBCHECK").hex())
+    assert lines[1].startswith("tcp-check expect min-recv 106 rbinary ^02.{208}00 comment ")
+    pattern = lines[1].split()[5]
+    assert pattern == pattern.upper()  # HAProxy matches rbinary against UPPERCASE hex
+    assert lines[2].startswith("tcp-check send-binary 05000000000400000000 ")
+    assert lines[3].startswith("tcp-check expect binary 06000000000400000000 ")
+    assert all(line == line.strip() and not line.startswith("tcp-check connect") for line in lines)
+
+
+def test_haproxy_comment_cannot_break_the_quoting():
+    line = d.haproxy_tcp_check('A"B$C', "X'Y#Z")[0]
+    comment = line.split(" comment ", 1)[1]
+    assert comment.count('"') == 2 and comment.startswith('"') and comment.endswith('"')
+    assert not set("$'#\\") & set(comment)
+
+
+def test_haproxy_rejects_invalid_ae():
+    with pytest.raises(ValueError):
+        d.haproxy_tcp_check("X" * 17, "LBCHECK")
+
+
+# ---------------------------------------------------------------- live echo against pynetdicom
+
+def test_echo_ok(scp_factory):
+    scp = scp_factory()
+    res = d.echo("127.0.0.1", scp.port, "ANY-SCP", "LBCHECK", timeout=5)
+    assert res["ok"] and res["stage"] == "done" and res["error"] is None, res
+    assert res["status"] == 0 and res["status_text"] == "Success"
+    assert res["context"] == dict(id=1, result=0, result_text="acceptance", transfer_syntax=d.IMPLICIT_VR_LE)
+    assert res["peer"]["implementation_uid"] == PYNETDICOM_IMPLEMENTATION_UID
+    assert set(res["timings_ms"]) == {"connect", "associate", "echo", "release", "total"}
+    assert scp.wait_for("EVT_RELEASED")
+    assert "EVT_ABORTED" not in scp.names()
+    assert ("EVT_ACCEPTED", "LBCHECK", d.IMPLEMENTATION_CLASS_UID) in scp.events
+
+
+def test_echo_rejected_called_ae(scp_factory):
+    scp = scp_factory(ae_title="STRICT", require_called_aet=True)
+    res = d.echo("127.0.0.1", scp.port, "WRONG", "LBCHECK", timeout=5)
+    assert not res["ok"] and res["stage"] == "associate"
+    assert res["reject"]["reason"] == 7 and res["reject"]["reason_text"] == "called-AE-title-not-recognized"
+    assert "called-AE-title-not-recognized" in res["error"]
+    assert d.echo("127.0.0.1", scp.port, "STRICT", "LBCHECK", timeout=5)["ok"]
+
+
+def test_echo_abstract_syntax_not_supported(scp_factory):
+    scp = scp_factory(contexts=(CTImageStorage,))
+    res = d.echo("127.0.0.1", scp.port, "ANY-SCP", "LBCHECK", timeout=5)
+    assert not res["ok"] and res["stage"] == "associate"
+    assert res["context"]["result"] == 3
+    assert "abstract-syntax-not-supported" in res["error"]
+    assert scp.wait_for("EVT_RELEASED")  # released politely, not aborted
+
+
+def test_echo_failure_status_is_reported(scp_factory):
+    scp = scp_factory(echo_status=0x0211)
+    res = d.echo("127.0.0.1", scp.port, "ANY-SCP", "LBCHECK", timeout=5)
+    assert not res["ok"] and res["stage"] == "echo"
+    assert res["status"] == 0x0211 and res["status_text"] == "Unrecognized operation"
+    assert scp.wait_for("EVT_RELEASED")
+
+
+def test_echo_connection_refused():
+    res = d.echo("127.0.0.1", free_port(), "ANY-SCP", "LBCHECK", timeout=2)
+    assert not res["ok"] and res["stage"] == "connect"
+    assert "ConnectionRefusedError" in res["error"]
+
+
+def test_echo_silent_peer_times_out():
+    peer = RawPeer(reply=None)
+    try:
+        res = d.echo("127.0.0.1", peer.port, "ANY-SCP", "LBCHECK", timeout=0.5)
+    finally:
+        peer.close()
+    assert not res["ok"] and res["stage"] == "associate" and "timed out" in res["error"]
+    assert 400 < res["timings_ms"]["total"] < 2000
+
+
+def test_echo_against_non_dicom_peer():
+    peer = RawPeer(reply=b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    try:
+        res = d.echo("127.0.0.1", peer.port, "ANY-SCP", "LBCHECK", timeout=2)
+    finally:
+        peer.close()
+    assert not res["ok"] and "not a DICOM peer" in res["error"]
+
+
+def test_echo_invalid_ae_raises_before_connecting():
+    with pytest.raises(ValueError):
+        d.echo("127.0.0.1", 9, "X" * 17, "LBCHECK")
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl binary not installed")
+    tmp = tmp_path_factory.mktemp("tls")
+    cert, key = str(tmp / "cert.pem"), str(tmp / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def test_echo_over_tls(scp_factory, tls_files):
+    cert, key = tls_files
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    scp = scp_factory(ssl_context=server_ctx)
+    ok = d.echo("127.0.0.1", scp.port, "ANY-SCP", "LBCHECK", timeout=5,
+                tls_context=ssl.create_default_context(cafile=cert))
+    assert ok["ok"] and ok["tls"], ok
+    untrusted = d.echo("127.0.0.1", scp.port, "ANY-SCP", "LBCHECK", timeout=5,
+                       tls_context=ssl.create_default_context())
+    assert not untrusted["ok"] and untrusted["stage"] == "connect"
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted["error"]
+
+
+# ---------------------------------------------------------------- live echo against DCMTK storescp
+
+needs_storescp = pytest.mark.skipif(STORESCP is None, reason="DCMTK storescp is not installed")
+
+
+@needs_storescp
+def test_echo_against_storescp(tmp_path):
+    proc, port = start_storescp(tmp_path)
+    try:
+        res = d.echo("127.0.0.1", port, "STORESCP", "LBCHECK", timeout=5)
+    finally:
+        stop(proc)
+    assert res["ok"] and res["status"] == 0, res
+    assert res["peer"]["implementation_version"].startswith("OFFIS_DCMTK")
+
+
+@needs_storescp
+def test_storescp_reject_needs_implementation_uid(tmp_path):
+    """storescp --reject refuses RQs without 0x52, which is why echo() sends one."""
+    proc, port = start_storescp(tmp_path, "--reject")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(d.associate_rq("STORESCP", "LBCHECK"))
+            bare = d.read_pdu(sock)
+        res = d.echo("127.0.0.1", port, "STORESCP", "LBCHECK", timeout=5)
+    finally:
+        stop(proc)
+    assert bare["name"] == "A-ASSOCIATE-RJ", bare
+    assert res["ok"], res
+
+
+@needs_storescp
+def test_storescp_refuse_is_reported(tmp_path):
+    proc, port = start_storescp(tmp_path, "--refuse")
+    try:
+        res = d.echo("127.0.0.1", port, "STORESCP", "LBCHECK", timeout=5)
+    finally:
+        stop(proc)
+    assert not res["ok"] and res["stage"] == "associate" and res["reject"]["result"] in (1, 2), res
+
+
+def test_read_command_joins_fragments_over_several_pdus():
+    fragments = _pynetdicom_echo_rsp(0x0000, max_pdu=32)  # pynetdicom splits the command set
+    assert len(fragments) > 2
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(b"".join(fragments))
+        b.settimeout(2)
+        command = d._read_command(b, {})
+    assert command["CommandField"] == 0x8030 and command["Status"] == 0
+    assert command["MessageIDBeingRespondedTo"] == 7
+
+
+def test_echo_peer_abort_is_reported():
+    peer = RawPeer(reply=d.abort(source=2, reason=2))
+    try:
+        res = d.echo("127.0.0.1", peer.port, "ANY-SCP", "LBCHECK", timeout=2)
+    finally:
+        peer.close()
+    assert not res["ok"] and res["stage"] == "associate"
+    assert res["abort"]["source"] == 2 and res["abort"]["reason_text"] == "unexpected-PDU"
+    assert res["error"] == "association aborted: unexpected-PDU by DICOM UL service-provider"

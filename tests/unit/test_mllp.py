@@ -1,0 +1,192 @@
+"""mllp: framing, test message, ACK parsing and probes against an ACK peer built on the hl7 package."""
+import socket
+import socketserver
+import threading
+
+import hl7
+import pytest
+
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils import mllp
+
+# protocols.md section 2: 148 characters, 151 bytes framed
+REFERENCE = ("MSH|^~\\&|LBCHECK|LB|PACS|HOSP|20250101000000||ADT^A01^ADT_A01|HC000001|D|2.5\r"
+             "EVN|A01|20250101000000\rPID|1||HC000001^^^LB^MR||HEALTHCHECK^LB\rPV1|1|I\r")
+
+
+class Hl7Peer:
+    """Threaded MLLP listener that answers with hl7's create_ack(); ``mode`` picks the answer.
+
+    Deliberately does not use mllp.py, so framing bugs there cannot hide in both ends.
+    """
+
+    def __init__(self, mode="AA"):
+        self.mode, self.received = mode, []
+        peer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                buf = b""
+                while b"\x1c\r" not in buf:
+                    chunk = self.request.recv(4096)
+                    if not chunk:
+                        return
+                    buf += chunk
+                text = buf[buf.index(b"\x0b") + 1:buf.index(b"\x1c\r")].decode()
+                peer.received.append(text)
+                if peer.mode == "silent":
+                    return
+                code = peer.mode if peer.mode in mllp.ACK_CODES else "AA"
+                ack = hl7.parse(text).create_ack(ack_code=code, message_id="ACK0001")
+                if peer.mode in ("AE", "AR"):
+                    ack.segment("MSA").assign_field("Unknown test patient", 3)
+                if peer.mode == "wrongid":
+                    ack.segment("MSA").assign_field("SOMEONE-ELSE", 2)
+                self.request.sendall(b"\x0b" + str(ack).encode() + b"\r\x1c\r")
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hl7_peer():
+    peers = []
+
+    def make(mode="AA"):
+        peers.append(Hl7Peer(mode))
+        return peers[-1]
+    yield make
+    for peer in peers:
+        peer.close()
+
+
+def test_default_message_matches_reference():
+    msg = mllp.default_test_message(control_id="HC000001", timestamp="20250101000000")
+    assert msg == REFERENCE and len(msg) == 148
+    assert len(mllp.frame(msg)) == 151
+
+
+def test_default_message_is_debug_and_unique():
+    a, b = mllp.default_test_message(), mllp.default_test_message()
+    parsed = hl7.parse(a)
+    assert str(parsed.segment("MSH")(11)) == "D"
+    assert str(parsed.segment("MSH")(9)) == "ADT^A01^ADT_A01"
+    assert mllp.message_control_id(a) != mllp.message_control_id(b)
+    assert len(mllp.message_control_id(a)) <= 20
+
+
+@pytest.mark.parametrize("text", [REFERENCE, REFERENCE.replace("\r", "\n"), REFERENCE.replace("\r", "\r\n"),
+                                  "\n" + REFERENCE.replace("\r", "\n") + "\n\n", REFERENCE.encode()])
+def test_frame_normalises_segment_separators(text):
+    assert mllp.frame(text) == b"\x0b" + REFERENCE.encode() + b"\x1c\x0d"
+
+
+def test_frame_refuses_framing_bytes():
+    with pytest.raises(ValueError, match="framing"):
+        mllp.frame("MSH|^~\\&|A\x1c")
+
+
+def test_read_frame_skips_noise_and_reassembles():
+    a, b = socket.socketpair()
+    with a, b:
+        for part in (b"junk\x0bMSH|^~\\&|X\r", b"MSA|AA|1\r\x1c", b"\x0dNEXT"):
+            a.sendall(part)
+        assert mllp.read_frame(b, timeout=2) == b"MSH|^~\\&|X\rMSA|AA|1\r"
+
+
+def test_read_frame_reports_closed_connection():
+    a, b = socket.socketpair()
+    with b:
+        a.sendall(b"\x0bMSH|partial")
+        a.close()
+        with pytest.raises(ValueError, match="closed"):
+            mllp.read_frame(b, timeout=2)
+
+
+def test_parse_ack_from_hl7_package():
+    ack = hl7.parse(REFERENCE).create_ack(ack_code="AE", message_id="A1")
+    ack.segment("MSA").assign_field("Bad PID", 3)
+    assert mllp.parse_ack(str(ack)) == dict(code="AE", code_text="application error",
+                                            control_id="HC000001", text="Bad PID")
+
+
+def test_parse_ack_with_err_segment_and_other_separator():
+    ack = "MSH#^~\\&#R#F#L#LB#20250101##ACK#9#P#2.5\rMSA#CR#X1\rERR###207^Application internal error^HL70357\r"
+    res = mllp.parse_ack(ack)
+    assert (res["code"], res["control_id"]) == ("CR", "X1")
+    assert res["text"] == "207^Application internal error^HL70357"
+
+
+@pytest.mark.parametrize("bad", ["", "EVN|A01\r", "MSH|^~\\&|A\rPID|1\r"])
+def test_parse_ack_rejects_non_acks(bad):
+    with pytest.raises(ValueError):
+        mllp.parse_ack(bad)
+
+
+@pytest.mark.parametrize("mode,ok", [("AA", True), ("CA", True), ("AE", False), ("AR", False)])
+def test_probe_against_hl7_peer(hl7_peer, mode, ok):
+    peer = hl7_peer(mode)
+    res = mllp.probe("127.0.0.1", peer.port, timeout=5)
+    assert res["ok"] is ok and res["code"] == mode, res
+    assert res["control_id_match"] and res["ack_control_id"] == res["control_id"]
+    assert mllp.message_control_id(peer.received[0]) == res["control_id"]
+    assert res["latency_ms"] > 0
+    if not ok:
+        assert res["text"] == "Unknown test patient" and "Unknown test patient" in res["error"]
+
+
+def test_probe_custom_message_and_expect(hl7_peer):
+    peer = hl7_peer("AE")
+    res = mllp.probe("127.0.0.1", peer.port, message=REFERENCE.replace("\r", "\n"), timeout=5,
+                     expect=("AA", "AE"))
+    assert res["ok"] and res["control_id"] == "HC000001"
+    assert peer.received == [REFERENCE]
+
+
+def test_probe_detects_foreign_control_id(hl7_peer):
+    res = mllp.probe("127.0.0.1", hl7_peer("wrongid").port, timeout=5)
+    assert res["code"] == "AA" and not res["control_id_match"]
+    assert not res["ok"] and "does not match" in res["error"]
+
+
+def test_probe_connection_refused():
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        port = srv.getsockname()[1]
+    res = mllp.probe("127.0.0.1", port, timeout=2)
+    assert not res["ok"] and "ConnectionRefusedError" in res["error"]
+
+
+def test_probe_peer_closes_without_ack(hl7_peer):
+    res = mllp.probe("127.0.0.1", hl7_peer("silent").port, timeout=5)
+    assert not res["ok"] and "closed before a complete MLLP frame" in res["error"]
+
+
+def test_probe_timeout():
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        res = mllp.probe("127.0.0.1", srv.getsockname()[1], timeout=0.3)
+    assert not res["ok"] and "timed out" in res["error"]
+
+
+def test_probe_invalid_message_raises_before_io():
+    with pytest.raises(ValueError, match="MSH"):
+        mllp.probe("127.0.0.1", 9, message="PID|1\r")
+
+
+def test_haproxy_lines():
+    lines = mllp.haproxy_tcp_check()
+    assert lines[0] == ('tcp-check send-binary %s comment "MLLP-framed HL7 test message"'
+                        % mllp.frame(REFERENCE).hex())
+    assert lines[1].startswith("tcp-check expect binary 1c0d ")
+    assert lines[2].startswith("tcp-check expect min-recv 0 rstring MSA[|][AC]A[|] ")
+    assert mllp.haproxy_tcp_check() == lines  # stable, so rendered configs stay idempotent
+    custom = mllp.haproxy_tcp_check("MSH|^~\\&|A|B|C|D|1||ADT^A01|Z|T|2.5\n")
+    assert bytes.fromhex(custom[0].split()[2]) == b"\x0bMSH|^~\\&|A|B|C|D|1||ADT^A01|Z|T|2.5\r\x1c\r"
