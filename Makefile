@@ -63,7 +63,7 @@ lint: deps
 # ansible-test wants the collection at a real ansible_collections/NS/NAME path.
 sanity: deps
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
-	git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ $(SANITY_TREE)/
+	git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --ignore-missing-args --files-from=- ./ $(SANITY_TREE)/
 	bash tests/sanity/install-get-pip-standin.sh
 	$(ACTIVATE); cd $(SANITY_TREE) && ansible-test sanity --local --python 3.11 --color no
 

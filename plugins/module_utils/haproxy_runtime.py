@@ -540,8 +540,8 @@ class RuntimeAPI(object):
         """``set server <backend>/<server> state ready|drain|maint``; raises on any error text."""
         if state not in ADMIN_STATES:
             raise ValueError('state must be one of %s, not %r' % (', '.join(ADMIN_STATES), state))
-        cmd = 'set server %s/%s state %s' % (check_name('backend', backend),
-                                              check_name('server', server), state)
+        cmd = 'set server %s/%s state %s' % (
+            check_name('backend', backend), check_name('server', server), state)
         answer = self.command(cmd)
         if answer.strip():
             if answer.strip().startswith('No such'):

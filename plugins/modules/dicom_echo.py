@@ -19,7 +19,7 @@ description:
   - Connects from the managed host; use C(delegate_to) to probe from the load balancer or the controller.
     It never changes anything and also runs in check mode.
 author:
-  - medimaging.pacs_lb contributors
+  - medimaging.pacs_lb contributors (@medimaging)
 options:
   host:
     description: Host name or IP address of the DICOM SCP (a PACS node or a load balancer VIP).

@@ -20,7 +20,7 @@ description:
     shows as drained.
   - Read-only. Never reports a change, and runs in check mode too.
 author:
-  - medimaging.pacs_lb contributors
+  - medimaging.pacs_lb contributors (@medimaging)
 options:
   socket:
     description:

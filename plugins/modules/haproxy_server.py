@@ -28,7 +28,7 @@ description:
   - Supports check mode (reports what would change, sends nothing) and diff mode (admin state before and after,
     per C(backend/server)).
 author:
-  - medimaging.pacs_lb contributors
+  - medimaging.pacs_lb contributors (@medimaging)
 options:
   socket:
     description:

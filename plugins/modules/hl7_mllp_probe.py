@@ -19,7 +19,7 @@ description:
     test message is harmless, or pass an agreed no-op message.
   - The module never changes anything on the managed host and also runs in check mode.
 author:
-  - medimaging.pacs_lb contributors
+  - medimaging.pacs_lb contributors (@medimaging)
 options:
   host:
     description: Host name or IP address of the MLLP listener (interface engine, RIS, load balancer VIP).

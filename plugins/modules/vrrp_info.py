@@ -23,7 +23,7 @@ description:
   - Whether a VIP is held is always decided from C(ip -o addr), on any interface of this host.
   - Read-only. Never reports a change, and runs in check mode too.
 author:
-  - medimaging.pacs_lb contributors
+  - medimaging.pacs_lb contributors (@medimaging)
 options:
   config:
     description: keepalived configuration file, used when no state dump is available.
@@ -194,8 +194,17 @@ instances:
       type: list
       elements: dict
     stats:
-      description: VRRP counters (adverts sent/received, times became master...), when a dump provided them.
+      description:
+        - VRRP counters from the dump, in the layout of C(/tmp/keepalived.stats), whichever dump was used.
+        - Empty when the configuration was used.
       type: dict
+      sample:
+        advertisements: {received: 0, sent: 4}
+        became_master: 1
+        released_master: 0
+        packet_errors: {length: 0, ttl: 0, invalid_type: 0, advertisement_interval: 0, address_list: 0}
+        authentication_errors: {invalid_type: 0, type_mismatch: 0, failure: 0}
+        priority_zero: {received: 0, sent: 0}
 """
 
 import glob
@@ -375,6 +384,37 @@ def parse_config(text_or_lines):
     return instances
 
 
+# JSON stats keys -> path in the /tmp/keepalived.stats layout, so both sources return one shape
+_JSON_STATS = {
+    'advert_rcvd': ('advertisements', 'received'),
+    'advert_sent': ('advertisements', 'sent'),
+    'become_master': ('became_master',),
+    'release_master': ('released_master',),
+    'packet_len_err': ('packet_errors', 'length'),
+    'ip_ttl_err': ('packet_errors', 'ttl'),
+    'invalid_type_rcvd': ('packet_errors', 'invalid_type'),
+    'advert_interval_err': ('packet_errors', 'advertisement_interval'),
+    'addr_list_err': ('packet_errors', 'address_list'),
+    'invalid_authtype': ('authentication_errors', 'invalid_type'),
+    'authtype_mismatch': ('authentication_errors', 'type_mismatch'),
+    'auth_failure': ('authentication_errors', 'failure'),
+    'pri_zero_rcvd': ('priority_zero', 'received'),
+    'pri_zero_sent': ('priority_zero', 'sent'),
+}
+
+
+def normalise_json_stats(stats):
+    """JSON dump counters in the nested layout of parse_stats(); unknown keys kept flat."""
+    result = {}
+    for key, value in stats.items():
+        path = _JSON_STATS.get(key, (key,))
+        target = result
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    return result
+
+
 def parse_json_dump(text):
     """Instances from keepalived's JSON dump (list of {'data': ..., 'stats': ...})."""
     instances = []
@@ -391,7 +431,7 @@ def parse_json_dump(text):
             'effective_priority': data.get('effective_priority'),
             'last_transition': data.get('last_transition'),
             'vip_details': vips,
-            'stats': entry.get('stats', {}),
+            'stats': normalise_json_stats(entry.get('stats', {})),
         })
     return instances
 
@@ -604,13 +644,16 @@ def keepalived_signal(module, name, default):
     return default
 
 
-def read_dump(module, kind, params, result, kill=None):
-    """Instances from a JSON ('json') or text ('data') dump, or None when unavailable."""
+def read_dump(module, kind, params, result, pid, kill=None):
+    """Instances from a JSON ('json') or text ('data') dump, or None when unavailable.
+
+    pid is the keepalived process to signal; None reads the file as it is.
+    """
     kill = kill or os.kill
     path = params['json_file'] if kind == 'json' else params['data_file']
     parse = parse_json_dump if kind == 'json' else parse_data_dump
-    if not params['use_signal']:
-        if not os.path.exists(path):
+    if pid is None:
+        if params['use_signal'] or not os.path.exists(path):
             return None
         try:
             with open(path) as handle:
@@ -619,11 +662,6 @@ def read_dump(module, kind, params, result, kill=None):
             module.warn('cannot read %s: %s' % (path, exc))
             return None
     else:
-        pids = find_keepalived_pids(params['pid_file'])
-        if len(pids) != 1:
-            if len(pids) > 1:
-                module.warn('several keepalived processes (%s); not signalling any' % ', '.join(map(str, pids)))
-            return None
         if kind == 'json':
             signum = keepalived_signal(module, 'JSON', None)
             if signum is None:
@@ -632,18 +670,18 @@ def read_dump(module, kind, params, result, kill=None):
             signum = keepalived_signal(module, 'DATA', signal.SIGUSR1)
         before = _mtime_ns(path)
         try:
-            kill(pids[0], signum)
+            kill(pid, signum)
         except OSError as exc:
-            module.warn('cannot signal keepalived (pid %d): %s' % (pids[0], exc))
+            module.warn('cannot signal keepalived (pid %d): %s' % (pid, exc))
             return None
         got = wait_for_dump(path, before, parse, params['timeout'])
         if got is None:
             module.warn('keepalived did not write %s within %ss' % (path, params['timeout']))
             return None
         instances = got[0]
-        result['keepalived_pid'] = pids[0]
+        result['keepalived_pid'] = pid
         if kind == 'data':
-            stats = read_stats(params, pids[0], kill, module)
+            stats = read_stats(params, pid, kill, module)
             for inst in instances:
                 if inst['name'] in stats:
                     inst['stats'] = stats[inst['name']]
@@ -690,6 +728,15 @@ def main():
     result = {'changed': False}
 
     order = ['json', 'data', 'config'] if params['source'] == 'auto' else [params['source']]
+    pid = None
+    if params['use_signal'] and order != ['config']:
+        pids = find_keepalived_pids(params['pid_file'])
+        if len(pids) == 1:
+            pid = pids[0]
+        elif pids:
+            module.warn('several keepalived processes (%s); not signalling any' % ', '.join(map(str, pids)))
+        else:
+            module.warn('no running keepalived found (pid file %s)' % params['pid_file'])
     instances = None
     for kind in order:
         if kind == 'config':
@@ -703,7 +750,7 @@ def main():
             for inst in instances:
                 inst.setdefault('stats', {})
         else:
-            instances = read_dump(module, kind, params, result)
+            instances = read_dump(module, kind, params, result, pid)
         if instances is not None:
             result['source'] = kind
             break

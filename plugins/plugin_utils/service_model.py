@@ -25,6 +25,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pd
 
 MODES = ("l7", "l4_snat", "l4_dr", "l4_nat")
 PROXIED_MODES = ("l7", "l4_snat")
+IPVS_MAX_PORTS = 64
 IPVS_MODES = ("l4_dr", "l4_nat")
 PROTOCOLS = ("tcp", "dicom", "dicom_tls", "hl7", "hl7_tls", "http", "https")
 
@@ -67,8 +68,11 @@ SERVICE_DEFAULTS = {
 }
 SERVICE_FIELDS = set(SERVICE_DEFAULTS) | {
     "name", "description", "vip", "ports", "server_port", "pool", "servers",
-    "port_groups", "ae_routes", "tls_certificate", "cookie_name", "maxconn",
+    "port_groups", "routes", "tls_certificate", "server_tls", "cookie_name", "maxconn",
 }
+ROUTE_MATCHES = ("called_ae", "calling_ae", "path_prefix", "host")
+ROUTE_FIELDS = set(ROUTE_MATCHES) | {"name", "pool", "servers", "scheduler", "check", "server_port", "server_tls"}
+HOST_RE = re.compile(r"^[A-Za-z0-9*.-]{1,253}$")
 CHECK_FIELDS = {"type", "port", "path", "host", "status", "script", "called_ae", "calling_ae",
                 "message", "interval", "fall", "rise", "timeout"}
 CHECK_DEFAULTS = {"interval": 2000, "fall": 3, "rise": 2, "timeout": 5000}
@@ -369,6 +373,15 @@ def _normalize_service(raw, ctx, problems):
         if group.get("name") is not None and not NAME_RE.match(str(group["name"])):
             problems.add(where, "port_groups[%d].name" % pos, "must match %s" % NAME_RE.pattern)
             continue
+        gvip = vip
+        if group.get("vip") is not None:
+            try:
+                gvip = _address(group["vip"])
+            except ValueError:
+                problems.add(gwhere, "vip", "'%s' is not an IP address" % (group["vip"],))
+            else:
+                if instance is not None and gvip not in instance["network_obj"]:
+                    problems.add(gwhere, "vip", "%s is outside the network %s of VRRP instance '%s'" % (gvip, instance["network"], instance["name"]))
         try:
             ranges = parse_ports(group.get("ports"))
         except (ValueError, TypeError) as exc:
@@ -387,7 +400,10 @@ def _normalize_service(raw, ctx, problems):
         if server_port is not None and ranges != [(ranges[0][0], ranges[0][0])]:
             problems.add(gwhere, "server_port", "port translation needs exactly one VIP port")
         check = _normalize_check(group.get("check", svc["check"]), gwhere, problems, renderer, svc["protocol"])
-        groups_out.append({"name": group.get("name"), "ports": ranges, "port_spec": format_ports(ranges),
+        if svc["mode"] in IPVS_MODES and sum(last - first + 1 for first, last in ranges) > IPVS_MAX_PORTS:
+            problems.add(gwhere, "ports", "Layer 4 DR/NAT renders one IPVS virtual server per port; at most %d ports (firewall-mark services are not supported yet)" % IPVS_MAX_PORTS)
+        groups_out.append({"name": group.get("name"), "vip": str(gvip) if gvip is not None else None,
+                           "ports": ranges, "port_spec": format_ports(ranges),
                            "server_port": server_port, "check": check})
 
     if svc["persistence"] == "cookie_source_ip" and not (svc["mode"] == "l7" and svc["protocol"] == "http"):
@@ -409,26 +425,60 @@ def _normalize_service(raw, ctx, problems):
         problems.add(where, "cookie_name", "must match %s" % COOKIE_RE.pattern)
 
     routes = []
-    for pos, route in enumerate(svc.get("ae_routes") or []):
-        rwhere = "%s ae_routes[%d]" % (where, pos)
-        if svc["protocol"] != "dicom" or renderer != "haproxy":
-            problems.add(where, "ae_routes", "routing by AE title needs protocol dicom in mode l7 or l4_snat")
-            break
-        if not isinstance(route, dict) or len({"called_ae", "calling_ae"} & set(route)) != 1 or not route.get("pool"):
-            problems.add(rwhere, "ae_routes", "each route needs exactly one of called_ae/calling_ae, and a pool")
+    http = svc["protocol"] == "http" or (svc["protocol"] == "https" and bool(svc.get("tls_certificate")))
+    for pos, route in enumerate(svc.get("routes") or []):
+        rwhere = "%s route #%d" % (where, pos + 1)
+        if not isinstance(route, dict):
+            problems.add(rwhere, "routes", "each route must be a mapping")
             continue
-        field = "called_ae" if "called_ae" in route else "calling_ae"
-        try:
-            ae = dicom_pdu.validate_ae_title(route[field])
-        except ValueError as exc:
-            problems.add(rwhere, field, str(exc))
+        matches = [m for m in ROUTE_MATCHES if m in route]
+        if len(matches) != 1:
+            problems.add(rwhere, "routes", "each route needs exactly one of %s" % ", ".join(ROUTE_MATCHES))
+            continue
+        match = matches[0]
+        unknown = set(route) - ROUTE_FIELDS
+        if unknown:
+            problems.add(rwhere, ", ".join(sorted(unknown)), "unknown field; allowed: %s" % ", ".join(sorted(ROUTE_FIELDS)))
+        rname = route.get("name") or "route%d" % (pos + 1)
+        if not NAME_RE.match(str(rname)):
+            problems.add(rwhere, "name", "must match %s" % NAME_RE.pattern)
+            continue
+        value = route[match]
+        if match in ("called_ae", "calling_ae"):
+            if svc["protocol"] != "dicom" or renderer != "haproxy":
+                problems.add(rwhere, match, "routing by AE title needs protocol dicom in mode l7 or l4_snat")
+                continue
+            try:
+                value = dicom_pdu.validate_ae_title(value)
+            except ValueError as exc:
+                problems.add(rwhere, match, str(exc))
+                continue
+        elif not http or svc["mode"] != "l7":
+            problems.add(rwhere, match, "routing by %s needs mode l7 with HTTP (or HTTPS terminated with tls_certificate)" % match)
+            continue
+        elif match == "path_prefix" and not (isinstance(value, str) and PATH_RE.match(value)):
+            problems.add(rwhere, match, "must be a URL path starting with /")
+            continue
+        elif match == "host" and not (isinstance(value, str) and HOST_RE.match(value)):
+            problems.add(rwhere, match, "must be a host name")
             continue
         scheduler = route.get("scheduler", svc["scheduler"])
         if scheduler not in SCHEDULERS:
             problems.add(rwhere, "scheduler", "'%s' is not one of %s" % (scheduler, ", ".join(SCHEDULERS)))
             continue
-        rservers = _pool_servers({"pool": route["pool"]}, rwhere, problems, ctx)
-        routes.append({"field": field, "ae": ae, "pool": route["pool"], "scheduler": scheduler, "servers": rservers})
+        rservers = _pool_servers(route, rwhere, problems, ctx)
+        rcheck = None
+        if route.get("check") is not None:
+            rcheck = _normalize_check(route["check"], rwhere, problems, renderer, svc["protocol"])
+        rport = route.get("server_port")
+        if rport is not None:
+            try:
+                rport = _check_port(rport)
+            except ValueError:
+                problems.add(rwhere, "server_port", "'%s' is not a port 1-65535" % rport)
+        routes.append({"name": rname, "match": match, "value": value, "scheduler": scheduler, "servers": rservers,
+                       "check": rcheck, "server_port": rport,
+                       "server_tls": bool(route.get("server_tls", svc.get("server_tls", False)))})
 
     maxconn = svc.get("maxconn")
     if maxconn is not None:
@@ -456,7 +506,8 @@ def _normalize_service(raw, ctx, problems):
         "maxconn": maxconn,
         "servers": servers,
         "port_groups": groups_out,
-        "ae_routes": routes,
+        "routes": routes,
+        "server_tls": bool(svc.get("server_tls", False)),
     }
 
 
@@ -549,8 +600,9 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
     for inst in ctx["instances"].values():
         vips = []
         for svc in services:
-            if svc["vrrp_instance"] == inst["name"] and svc["vip"] not in vips:
-                vips.append(svc["vip"])
+            for group in svc["port_groups"]:
+                if svc["vrrp_instance"] == inst["name"] and group["vip"] not in vips:
+                    vips.append(group["vip"])
         out = dict((k, v) for k, v in inst.items() if k != "network_obj")
         out["vips"] = vips
         instances.append(out)
@@ -560,19 +612,20 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
 def _check_collisions(services, balancers, problems):
     names, bound = {}, []
     for svc in services:
+        where = "service '%s'" % svc["name"]
         if svc["name"] in names:
-            problems.add("service '%s'" % svc["name"], "name", "defined twice")
+            problems.add(where, "name", "defined twice")
         names[svc["name"]] = True
-        for bal in balancers:
-            if svc["vip"] == bal["address"]:
-                problems.add("service '%s'" % svc["name"], "vip", "%s is the address of balancer '%s'" % (svc["vip"], bal["name"]))
         for group in svc["port_groups"]:
+            for bal in balancers:
+                if group["vip"] == bal["address"]:
+                    problems.add(where, "vip", "%s is the address of balancer '%s'" % (group["vip"], bal["name"]))
             for first, last in group["ports"]:
-                for other, ofirst, olast in bound:
-                    if other[0] == svc["vip"] and first <= olast and ofirst <= last:
-                        problems.add("service '%s'" % svc["name"], "ports",
-                                     "%s:%s overlaps service '%s' on the same VIP" % (svc["vip"], format_ports([(first, last)]), other[1]))
-                bound.append(((svc["vip"], svc["name"]), first, last))
+                for other_vip, other_name, ofirst, olast in bound:
+                    if other_vip == group["vip"] and first <= olast and ofirst <= last:
+                        problems.add(where, "ports", "%s:%s overlaps service '%s' on the same VIP" % (
+                            group["vip"], format_ports([(max(first, ofirst), min(last, olast))]), other_name))
+                bound.append((group["vip"], svc["name"], first, last))
 
 
 def haproxy_check_lines(check):
@@ -613,13 +666,15 @@ def _server_line(srv, svc, group, with_cookie):
     check = group["check"]
     if check and check["type"] != "none":
         line += " check"
-        if check["type"] == "https":
+        if check["type"] == "https" and not svc.get("server_tls"):
             line += " check-ssl verify none"
         if check.get("port"):
             line += " port %d" % check["port"]
         elif not port:
             # Without a fixed server port HAProxy needs a port to check.
             line += " port %d" % group["ports"][0][0]
+    if svc.get("server_tls"):
+        line += " ssl verify none"
     line += " weight %d" % srv["weight"]
     if srv["backup"]:
         line += " backup"
@@ -656,6 +711,15 @@ def _backend(name, svc, group, servers, scheduler, http):
     }
 
 
+def _route_acl(route):
+    if route["match"] in ("called_ae", "calling_ae"):
+        offset = 10 if route["match"] == "called_ae" else 26
+        return "req.payload(%d,16) -m bin %s" % (offset, route["value"].ljust(16).encode("ascii").hex().upper())
+    if route["match"] == "path_prefix":
+        return "path_beg %s" % route["value"]
+    return "hdr(host) -i %s" % route["value"]
+
+
 def render_haproxy(model):
     """Frontends and backends for every proxied service, ready to lay out."""
     frontends, backends = [], []
@@ -665,7 +729,7 @@ def render_haproxy(model):
         http = svc["protocol"] == "http" or (svc["protocol"] == "https" and bool(svc["tls_certificate"]))
         for group in svc["port_groups"]:
             base = svc["name"] if group["name"] is None else "%s_%s" % (svc["name"], group["name"])
-            bind = _bind_address(svc["vip"], group["port_spec"])
+            bind = _bind_address(group["vip"], group["port_spec"])
             if svc["tls_certificate"]:
                 bind += " ssl crt %s" % svc["tls_certificate"]
             fe = {"name": "fe_" + base, "mode": "http" if http else "tcp", "binds": [bind],
@@ -674,10 +738,11 @@ def render_haproxy(model):
             if svc["maxconn"]:
                 fe["lines"].append("maxconn %d" % svc["maxconn"])
             backends.append(_backend("be_" + base, svc, group, svc["servers"], svc["scheduler"], http))
-            if svc["ae_routes"]:
+            ae_routes = [r for r in svc["routes"] if r["match"] in ("called_ae", "calling_ae")]
+            if ae_routes:
                 # Wait for the A-ASSOCIATE-RQ up to the end of the AE title the
                 # routes test (called AE ends at byte 26, calling AE at 42).
-                need = 42 if any(r["field"] == "calling_ae" for r in svc["ae_routes"]) else 26
+                need = 42 if any(r["match"] == "calling_ae" for r in ae_routes) else 26
                 fe["lines"] += [
                     "tcp-request inspect-delay 5s",
                     "acl pdu_assoc_rq req.payload(0,1) -m bin 01",
@@ -685,14 +750,15 @@ def render_haproxy(model):
                     "tcp-request content accept if { req.len ge %d }" % need,
                     "tcp-request content reject",
                 ]
-                for pos, route in enumerate(svc["ae_routes"]):
-                    offset = 10 if route["field"] == "called_ae" else 26
-                    acl = "ae_route_%d" % (pos + 1)
-                    pattern = route["ae"].ljust(16).encode("ascii").hex().upper()
-                    fe["lines"].append("acl %s req.payload(%d,16) -m bin %s" % (acl, offset, pattern))
-                    be_name = "be_%s_%s" % (base, acl)
-                    fe["use_backends"].append({"backend": be_name, "acl": acl})
-                    backends.append(_backend(be_name, svc, group, route["servers"], route["scheduler"], http))
+            for route in svc["routes"]:
+                acl = "route_%s" % route["name"]
+                fe["lines"].append("acl %s %s" % (acl, _route_acl(route)))
+                be_name = "be_%s_%s" % (base, route["name"])
+                fe["use_backends"].append({"backend": be_name, "acl": acl})
+                rgroup = dict(group, check=route["check"] or group["check"],
+                              server_port=route["server_port"] or group["server_port"])
+                backends.append(_backend(be_name, dict(svc, server_tls=route["server_tls"]), rgroup,
+                                         route["servers"], route["scheduler"], http))
             frontends.append(fe)
     return {"frontends": frontends, "backends": backends,
             "needs_external_check": any("option external-check" in b["lines"] for b in backends)}
@@ -700,7 +766,6 @@ def render_haproxy(model):
 
 # IPVS forwarding method per mode.
 LVS_METHOD = {"l4_dr": "DR", "l4_nat": "NAT"}
-IPVS_MAX_PORTS = 64
 
 
 def render_keepalived_virtual_servers(model):
@@ -720,7 +785,7 @@ def render_keepalived_virtual_servers(model):
                                   "weight": 0 if srv["backup"] and svc["scheduler"] != "first" else srv["weight"],
                                   "check": _keepalived_check(check, srv["address"], rport)})
                 blocks.append({
-                    "service": svc["name"], "vip": svc["vip"], "port": port,
+                    "service": svc["name"], "vip": group["vip"], "port": port,
                     "lb_algo": SCHEDULERS[svc["scheduler"]][1], "lb_kind": LVS_METHOD[svc["mode"]],
                     "persistence_timeout": svc["persistence_timeout"] if svc["persistence"] == "source_ip" else None,
                     "delay_loop": max(1, check["interval"] // 1000) if check else 5,

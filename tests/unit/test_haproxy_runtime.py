@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures'))
 
-from helpers import (  # noqa: E402
+from lb_helpers import (  # noqa: E402
     FakeHAProxy, FakeServer, HAProxyLab, fixture_text, haproxy_available, run_module,
 )
 

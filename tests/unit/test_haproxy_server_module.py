@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures'))
 
-from helpers import (  # noqa: E402
+from lb_helpers import (  # noqa: E402
     FakeClock, FakeHAProxy, FakeServer, HAProxyLab, haproxy_available, run_module,
 )
 

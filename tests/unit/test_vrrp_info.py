@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures'))
 
-from helpers import FIXTURES, fixture_text, run_module  # noqa: E402
+from lb_helpers import FIXTURES, fixture_text, run_module  # noqa: E402
 
 from ansible_collections.medimaging.pacs_lb.plugins.modules import vrrp_info  # noqa: E402
 
@@ -55,7 +55,8 @@ class TestJsonDump(object):
         assert [v['address'] for v in pacs['vip_details']] == ['198.18.77.10', '198.18.77.11']
         assert pacs['vip_details'][0]['prefix'] == 24
         assert all(v['installed'] for v in pacs['vip_details'])
-        assert pacs['stats']['become_master'] == 1
+        assert pacs['stats']['became_master'] == 1
+        assert pacs['stats']['advertisements'] == {'received': 0, 'sent': 4}
         assert hl7['state'] == 'FAULT'
         assert hl7['vip_details'][0]['label'] == 'veth0:hl7'
         assert not hl7['vip_details'][0]['installed']
@@ -91,6 +92,11 @@ class TestDataDump(object):
         assert pacs['state'] == 'BACKUP'
         assert [(v['address'], v['excluded']) for v in pacs['vip_details']] == [
             ('198.18.77.10', False), ('198.18.77.11', False), ('198.18.77.12', True)]
+
+    @pytest.mark.parametrize('name', ['master_fault', 'backup'])
+    def test_stats_same_shape_as_stats_file(self, name):
+        from_json = dict((i['name'], i['stats']) for i in vrrp_info.parse_json_dump(ka(name + '.json')))
+        assert from_json == vrrp_info.parse_stats(ka(name + '.stats'))
 
     @pytest.mark.parametrize('name', ['master_fault', 'backup'])
     def test_agrees_with_json(self, name):
@@ -384,6 +390,23 @@ def test_main_without_signal_or_dump_uses_config(host):
     result = run_module(vrrp_info, host.args(use_signal=False))
     assert host.signals == []
     assert result['source'] == 'config'
+
+
+def test_main_keepalived_not_running(host, monkeypatch):
+    monkeypatch.setattr(vrrp_info, 'find_keepalived_pids', lambda pid_file: [])
+    host.put('json')   # a stale dump must not be used when signalling was asked for
+    result = run_module(vrrp_info, host.args())
+    assert host.signals == []
+    assert result['source'] == 'config'
+    assert 'no running keepalived' in json.dumps(result['warnings'])
+
+
+def test_main_several_keepalived_not_signalled(host, monkeypatch):
+    monkeypatch.setattr(vrrp_info, 'find_keepalived_pids', lambda pid_file: [10, 20])
+    result = run_module(vrrp_info, host.args())
+    assert host.signals == []
+    assert result['source'] == 'config'
+    assert 'several keepalived processes' in json.dumps(result['warnings'])
 
 
 def test_main_explicit_source_unavailable_fails(host):
