@@ -64,6 +64,7 @@ lint: deps
 sanity: deps
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --ignore-missing-args --files-from=- ./ $(SANITY_TREE)/
+	cd $(SANITY_TREE) && git init -q && git add -A  # ansible-test lists files with git
 	bash tests/sanity/install-get-pip-standin.sh
 	$(ACTIVATE); cd $(SANITY_TREE) && ansible-test sanity --local --python 3.11 --color no
 

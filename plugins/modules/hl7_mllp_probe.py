@@ -14,7 +14,7 @@ short_description: Send one HL7 v2 message over MLLP and check the ACK
 description:
   - Frames an HL7 v2 message for MLLP (0x0B ... 0x1C 0x0D), sends it and reads the ACK.
   - Succeeds when MSA-1 is one of O(expect) and MSA-2 echoes the message control ID (MSH-10).
-  - Without O(message) a minimal ADT^A01 for a fixed test patient with MSH-11 = V(D) (debug) is sent.
+  - Without O(hl7_message) a minimal ADT^A01 for a fixed test patient with MSH-11 = V(D) (debug) is sent.
   - B(The receiver processes the message like any other.) Agree with the interface owner that the
     test message is harmless, or pass an agreed no-op message.
   - The module never changes anything on the managed host and also runs in check mode.
@@ -29,7 +29,7 @@ options:
     description: TCP port of the MLLP listener.
     type: int
     default: 2575
-  message:
+  hl7_message:
     description:
       - Raw HL7 v2 message starting with MSH. Segments may be separated by CR, LF or CRLF;
         they are sent CR-terminated.
@@ -61,7 +61,7 @@ EXAMPLES = r"""
   medimaging.pacs_lb.hl7_mllp_probe:
     host: hl7-vip.example.org
     port: 2575
-    message: |
+    hl7_message: |
       MSH|^~\&|LBCHECK|LB|RIS|HOSP|20250101000000||ADT^A08^ADT_A01|LBCHK0001|T|2.5
       EVN|A08|20250101000000
       PID|1||HC000001^^^LB^MR||HEALTHCHECK^LB
@@ -141,7 +141,7 @@ def main():
         argument_spec=dict(
             host=dict(type="str", required=True),
             port=dict(type="int", default=2575),
-            message=dict(type="str"),
+            hl7_message=dict(type="str"),
             timeout=dict(type="float", default=10.0),
             expect=dict(type="list", elements="str", default=["AA", "CA"],
                         choices=["AA", "AE", "AR", "CA", "CE", "CR"]),
@@ -151,8 +151,8 @@ def main():
     )
     p = module.params
     try:
-        result = probe(p["host"], p["port"], message=p["message"], timeout=p["timeout"], expect=p["expect"])
-    except ValueError as exc:  # message without MSH or with MLLP framing bytes
+        result = probe(p["host"], p["port"], message=p["hl7_message"], timeout=p["timeout"], expect=p["expect"])
+    except ValueError as exc:  # hl7_message without MSH or with MLLP framing bytes
         module.fail_json(msg="invalid message: %s" % exc)
     if not result["ok"] and p["fail_on_error"]:
         module.fail_json(msg="HL7 MLLP probe of %s:%s failed: %s" % (p["host"], p["port"], result["error"]),

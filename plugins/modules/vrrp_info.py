@@ -350,7 +350,7 @@ def parse_config(text_or_lines):
     """vrrp_instance blocks of a keepalived configuration as instance dicts."""
     lines = text_or_lines
     if isinstance(text_or_lines, str):
-        lines = [l.strip() for l in (_strip_comment(x) for x in text_or_lines.splitlines()) if l.strip()]
+        lines = [line.strip() for line in (_strip_comment(x) for x in text_or_lines.splitlines()) if line.strip()]
     instances = []
     for node in parse_config_blocks(lines):
         if not node['words'] or node['words'][0] != 'vrrp_instance' or node['children'] is None:

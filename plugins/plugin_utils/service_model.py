@@ -385,7 +385,8 @@ def _normalize_service(raw, ctx, problems):
         try:
             ranges = parse_ports(group.get("ports"))
         except (ValueError, TypeError) as exc:
-            problems.add(gwhere, "ports", "'%s' is not a port list: use 104, '80,443', '4000-4010' or {all_except: [N]} with ports 1-65535 (%s)" % (group.get("ports"), exc))
+            problems.add(gwhere, "ports", "'%s' is not a port list: use 104, '80,443', '4000-4010' or {all_except: [N]} "
+                         "with ports 1-65535 (%s)" % (group.get("ports"), exc))
             continue
         server_port = group.get("server_port", svc.get("server_port"))
         if server_port is not None:
@@ -401,7 +402,8 @@ def _normalize_service(raw, ctx, problems):
             problems.add(gwhere, "server_port", "port translation needs exactly one VIP port")
         check = _normalize_check(group.get("check", svc["check"]), gwhere, problems, renderer, svc["protocol"])
         if svc["mode"] in IPVS_MODES and sum(last - first + 1 for first, last in ranges) > IPVS_MAX_PORTS:
-            problems.add(gwhere, "ports", "Layer 4 DR/NAT renders one IPVS virtual server per port; at most %d ports (firewall-mark services are not supported yet)" % IPVS_MAX_PORTS)
+            problems.add(gwhere, "ports", "Layer 4 DR/NAT renders one IPVS virtual server per port; at most %d ports "
+                         "(firewall-mark services are not supported yet)" % IPVS_MAX_PORTS)
         groups_out.append({"name": group.get("name"), "vip": str(gvip) if gvip is not None else None,
                            "ports": ranges, "port_spec": format_ports(ranges),
                            "server_port": server_port, "check": check})
@@ -804,11 +806,9 @@ def _keepalived_check(check, address, port):
     if check["type"] == "connect":
         return {"kind": "TCP_CHECK", "lines": common}
     if check["type"] in ("http", "https"):
-        low, _, high = str(check["status"]).partition("-")
-        # keepalived matches one status code (or a range list in 2.2+);
-        # the first of the range is the usual 200.
+        # keepalived 2.2 takes a code or a range (checked with --config-test).
         return {"kind": "SSL_GET" if check["type"] == "https" else "HTTP_GET",
-                "url": {"path": check["path"], "status_code": low if not high else "%s-%s" % (low, high)},
+                "url": {"path": check["path"], "status_code": check["status"]},
                 "lines": common}
     if check["type"] == "icmp":
         return {"kind": "PING_CHECK", "lines": ["retry %d" % max(1, check["fall"] - 1)]}

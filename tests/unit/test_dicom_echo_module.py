@@ -5,9 +5,9 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
+from lb_helpers import free_port
+
 from ansible_collections.medimaging.pacs_lb.plugins.modules import dicom_echo, hl7_mllp_probe
-from test_dicom_pdu import free_port, scp_factory  # noqa: F401  (fixture re-exported for pytest)
-from test_mllp import hl7_peer  # noqa: F401
 
 
 def run(module, capsys, **args):
@@ -79,7 +79,7 @@ def test_hl7_probe_default_expect(hl7_peer, capsys, mode, failed):
 def test_hl7_probe_custom_message_expect_and_check_mode(hl7_peer, capsys):
     peer = hl7_peer("AE")
     message = "MSH|^~\\&|LBCHECK|LB|RIS|HOSP|20250101000000||ADT^A08^ADT_A01|LBCHK0001|T|2.5\nPV1|1|I\n"
-    out = run(hl7_mllp_probe, capsys, host="127.0.0.1", port=peer.port, message=message,
+    out = run(hl7_mllp_probe, capsys, host="127.0.0.1", port=peer.port, hl7_message=message,
               expect=["AE"], _ansible_check_mode=True)
     assert out["ok"] and out["control_id"] == "LBCHK0001"
     assert peer.received == [message.replace("\n", "\r")]
@@ -91,10 +91,16 @@ def test_hl7_probe_fail_on_error_false(capsys):
 
 
 def test_hl7_probe_invalid_message_and_expect(capsys):
-    out = run(hl7_mllp_probe, capsys, host="127.0.0.1", message="PID|1")
+    out = run(hl7_mllp_probe, capsys, host="127.0.0.1", hl7_message="PID|1")
     assert out["failed"] and "invalid message" in out["msg"]
     out = run(hl7_mllp_probe, capsys, host="127.0.0.1", expect=["OK"])
     assert out["failed"] and "expect" in out["msg"]
+
+
+def test_hl7_probe_has_no_message_option(capsys):
+    # 'message' is reserved by Ansible; the option is hl7_message and has no such alias
+    out = run(hl7_mllp_probe, capsys, host="127.0.0.1", message="MSH|^~\\&|A|B|C|D|1||ADT^A01|Z|T|2.5")
+    assert out["failed"] and "Unsupported parameters" in out["msg"] and "module: message." in out["msg"]
 
 
 @pytest.mark.parametrize("module", [dicom_echo, hl7_mllp_probe])

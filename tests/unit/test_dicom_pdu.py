@@ -1,20 +1,19 @@
 """dicom_pdu: bytes checked against protocols.md and pynetdicom, live echo against pynetdicom and DCMTK."""
-import shutil
 import socket
 import ssl
-import subprocess
-import threading
-import time
 from io import BytesIO
 
 import pytest
-from pynetdicom import AE, PYNETDICOM_IMPLEMENTATION_UID, evt
+from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 from pynetdicom import pdu as pn_pdu
 from pynetdicom.dimse_messages import C_ECHO_RQ, C_ECHO_RSP
 from pynetdicom.dimse_primitives import C_ECHO
 from pynetdicom.dsutils import decode
 from pynetdicom.pdu_primitives import P_DATA
 from pynetdicom.sop_class import CTImageStorage, Verification
+
+from lb_helpers import free_port
+from probe_peers import RawPeer, start_storescp, stop
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu as d
 
@@ -28,112 +27,6 @@ TABLE_161 = [
     (128, "40000011" + b"1.2.840.10008.1.2".hex()),
     (149, "50000008" + "5100000400004000"),
 ]
-
-
-# ---------------------------------------------------------------- helpers shared with other test files
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Scp:
-    """pynetdicom SCP on an ephemeral loopback port that records what it saw."""
-
-    def __init__(self, ae_title="ANY-SCP", contexts=(Verification,), require_called_aet=False,
-                 echo_status=None, ssl_context=None):
-        self.events = []
-        ae = AE(ae_title=ae_title)
-        ae.require_called_aet = require_called_aet
-        for ctx in contexts:
-            ae.add_supported_context(ctx)
-        handlers = [(evt.EVT_RELEASED, self._record), (evt.EVT_ABORTED, self._record),
-                    (evt.EVT_ACCEPTED, self._record)]
-        if echo_status is not None:
-            handlers.append((evt.EVT_C_ECHO, lambda event: echo_status))
-        self.server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers,
-                                      ssl_context=ssl_context)
-        self.port = self.server.server_address[1]
-
-    def _record(self, event):
-        rq = event.assoc.requestor
-        self.events.append((event.event.name, rq.ae_title, rq.implementation_class_uid))
-
-    def names(self):
-        return [e[0] for e in self.events]
-
-    def wait_for(self, name, timeout=3.0):
-        end = time.monotonic() + timeout
-        while name not in self.names() and time.monotonic() < end:
-            time.sleep(0.02)
-        return name in self.names()
-
-    def close(self):
-        self.server.shutdown()
-
-
-@pytest.fixture
-def scp_factory():
-    started = []
-
-    def make(**kwargs):
-        started.append(Scp(**kwargs))
-        return started[-1]
-    yield make
-    for scp in started:
-        scp.close()
-
-
-class RawPeer:
-    """One-shot TCP peer that answers the first read with fixed bytes (or nothing)."""
-
-    def __init__(self, reply=None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(1)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, args=(reply,), daemon=True)
-        self.thread.start()
-
-    def _serve(self, reply):
-        conn, _ = self.sock.accept()
-        with conn:
-            conn.recv(4096)
-            if reply is None:
-                time.sleep(3)
-            else:
-                conn.sendall(reply)
-
-    def close(self):
-        self.sock.close()
-
-
-# DCMTK's storescp (make installs it); the venv's pynetdicom ships a
-# storescp of its own that would shadow it on PATH.
-STORESCP = "/usr/bin/storescp"
-
-
-def start_storescp(tmp_path, *args):
-    port = free_port()
-    proc = subprocess.Popen([STORESCP, "-aet", "STORESCP", "-od", str(tmp_path)] + list(args) + [str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("storescp exited: %s" % proc.stderr.read().decode())
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("storescp did not listen on %d" % port)
-
-
-def stop(proc):
-    proc.kill()
-    proc.wait(timeout=5)
 
 
 # ---------------------------------------------------------------- AE titles
@@ -160,7 +53,7 @@ def test_rq_is_the_161_byte_pdu_of_the_reference_table():
     for offset, hexstr in TABLE_161:
         assert rq[offset:offset + len(hexstr) // 2].hex() == hexstr, "offset %d" % offset
     ends = [offset + len(hexstr) // 2 for offset, hexstr in TABLE_161]
-    assert [offset for offset, _ in TABLE_161[1:]] + [161] == ends  # the rows cover every byte once
+    assert [row[0] for row in TABLE_161[1:]] + [161] == ends  # the rows cover every byte once
     assert d.parse_pdu(rq)["name"] == "A-ASSOCIATE-RQ"
 
 
@@ -372,16 +265,6 @@ def test_echo_invalid_ae_raises_before_connecting():
         d.echo("127.0.0.1", 9, "X" * 17, "LBCHECK")
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tls")
-    cert, key = str(tmp / "cert.pem"), str(tmp / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
-    return cert, key
-
-
 def test_echo_over_tls(scp_factory, tls_files):
     cert, key = tls_files
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -397,8 +280,6 @@ def test_echo_over_tls(scp_factory, tls_files):
 
 
 # ---------------------------------------------------------------- live echo against DCMTK storescp
-
-
 
 def test_echo_against_storescp(tmp_path):
     proc, port = start_storescp(tmp_path)

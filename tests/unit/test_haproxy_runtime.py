@@ -15,21 +15,18 @@ loopback (configs: capture_main.cfg, capture_special.cfg):
 
 import os
 import socket
-import sys
 import tempfile
 import threading
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures'))
-
-from lb_helpers import (  # noqa: E402
+from lb_helpers import (
     FakeHAProxy, FakeServer, HAProxyLab, fixture_text, haproxy_available, run_module,
 )
 
-from ansible_collections.medimaging.pacs_lb.plugins.module_utils import haproxy_runtime as hr  # noqa: E402
-from ansible_collections.medimaging.pacs_lb.plugins.modules import haproxy_info  # noqa: E402
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils import haproxy_runtime as hr
+from ansible_collections.medimaging.pacs_lb.plugins.modules import haproxy_info
 
 
 def stat(name):

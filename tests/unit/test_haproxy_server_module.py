@@ -12,22 +12,19 @@ Live tests run the module against a real haproxy on loopback.
 
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures'))
-
-from lb_helpers import (  # noqa: E402
+from lb_helpers import (
     FakeClock, FakeHAProxy, FakeServer, HAProxyLab, haproxy_available, run_module,
 )
 
-from ansible_collections.medimaging.pacs_lb.plugins.module_utils import haproxy_runtime as hr  # noqa: E402
-from ansible_collections.medimaging.pacs_lb.plugins.modules import haproxy_server  # noqa: E402
-from ansible_collections.medimaging.pacs_lb.plugins.modules.haproxy_server import (  # noqa: E402
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils import haproxy_runtime as hr
+from ansible_collections.medimaging.pacs_lb.plugins.modules import haproxy_server
+from ansible_collections.medimaging.pacs_lb.plugins.modules.haproxy_server import (
     ServerStateTask, WaitTimeout,
 )
 

@@ -1,7 +1,5 @@
 """mllp: framing, test message, ACK parsing and probes against an ACK peer built on the hl7 package."""
 import socket
-import socketserver
-import threading
 
 import hl7
 import pytest
@@ -11,59 +9,6 @@ from ansible_collections.medimaging.pacs_lb.plugins.module_utils import mllp
 # protocols.md section 2: 148 characters, 151 bytes framed
 REFERENCE = ("MSH|^~\\&|LBCHECK|LB|PACS|HOSP|20250101000000||ADT^A01^ADT_A01|HC000001|D|2.5\r"
              "EVN|A01|20250101000000\rPID|1||HC000001^^^LB^MR||HEALTHCHECK^LB\rPV1|1|I\r")
-
-
-class Hl7Peer:
-    """Threaded MLLP listener that answers with hl7's create_ack(); ``mode`` picks the answer.
-
-    Deliberately does not use mllp.py, so framing bugs there cannot hide in both ends.
-    """
-
-    def __init__(self, mode="AA"):
-        self.mode, self.received = mode, []
-        peer = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                buf = b""
-                while b"\x1c\r" not in buf:
-                    chunk = self.request.recv(4096)
-                    if not chunk:
-                        return
-                    buf += chunk
-                text = buf[buf.index(b"\x0b") + 1:buf.index(b"\x1c\r")].decode()
-                peer.received.append(text)
-                if peer.mode == "silent":
-                    return
-                code = peer.mode if peer.mode in mllp.ACK_CODES else "AA"
-                ack = hl7.parse(text).create_ack(ack_code=code, message_id="ACK0001")
-                if peer.mode in ("AE", "AR"):
-                    ack.segment("MSA").assign_field("Unknown test patient", 3)
-                if peer.mode == "wrongid":
-                    ack.segment("MSA").assign_field("SOMEONE-ELSE", 2)
-                self.request.sendall(b"\x0b" + str(ack).encode() + b"\r\x1c\r")
-
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def hl7_peer():
-    peers = []
-
-    def make(mode="AA"):
-        peers.append(Hl7Peer(mode))
-        return peers[-1]
-    yield make
-    for peer in peers:
-        peer.close()
 
 
 def test_default_message_matches_reference():

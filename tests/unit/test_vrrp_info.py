@@ -18,17 +18,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures'))
+from lb_helpers import FIXTURES, fixture_text, run_module
 
-from lb_helpers import FIXTURES, fixture_text, run_module  # noqa: E402
-
-from ansible_collections.medimaging.pacs_lb.plugins.modules import vrrp_info  # noqa: E402
+from ansible_collections.medimaging.pacs_lb.plugins.modules import vrrp_info
 
 
 def ka(name):
@@ -327,8 +324,10 @@ class FakeHost(object):
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     fake = FakeHost(tmp_path)
-    monkeypatch.setattr(vrrp_info.AnsibleModule, 'run_command',
-                        lambda module, args, **kw: fake.run_command(module, args, **kw))
+
+    def run_command(module, args, **kwargs):  # a function, so AnsibleModule binds it as a method
+        return fake.run_command(module, args, **kwargs)
+    monkeypatch.setattr(vrrp_info.AnsibleModule, 'run_command', run_command)
     monkeypatch.setattr(vrrp_info.AnsibleModule, 'get_bin_path',
                         lambda module, name, *a, **kw: '/usr/sbin/' + name)
     monkeypatch.setattr(vrrp_info, 'find_keepalived_pids', lambda pid_file: [4242])
@@ -517,7 +516,7 @@ def run_in_netns(env, **args):
     module_path = vrrp_info.__file__
     penv = dict(os.environ, PYTHONPATH=os.path.join(ROOT, '.build', 'collections'))
     out = subprocess.run([IP, 'netns', 'exec', env['ns'], sys.executable, module_path, str(args_file)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=penv, timeout=60)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=penv, timeout=60, check=False)
     return json.loads(out.stdout.decode())
 
 

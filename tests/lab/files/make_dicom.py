@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write a generated CT-like DICOM image (pydicom) and print its SOP Instance UID.
 
 Usage: make_dicom.py OUTPUT.dcm [ROWS]

@@ -1,0 +1,22 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, medimaging.pacs_lb contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters behind the verify role: what to probe, and the judgement of the results."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report as vr
+
+
+def verify_report(model, probes, probe_results, haproxy=None, vrrp=None):
+    return vr.build_report(model, probes, probe_results, haproxy or {}, vrrp or {})
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "verify_probes": vr.verify_probes,
+            "verify_report": verify_report,
+        }

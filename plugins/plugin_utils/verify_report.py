@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, medimaging.pacs_lb contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the verify role probes, and the report it writes from the results.
+
+Pure functions: the role runs the modules (dicom_echo, hl7_mllp_probe, uri,
+wait_for, haproxy_info, vrrp_info) and hands their results here, so the
+judgement "is this rollout healthy, and if not exactly what is wrong" is
+unit tested without any host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.service_model import render_haproxy
+
+# Probe kind per check type: the protocol's own check where it has one.
+PROBE_BY_CHECK = {"dicom": "dicom", "hl7": "hl7", "http": "http", "http_head": "http", "https": "https"}
+PROBE_BY_PROTOCOL = {"dicom": "dicom", "hl7": "hl7", "http": "http", "https": "https"}
+
+
+def verify_probes(model):
+    """One probe per service port group, on the group's first VIP port."""
+    probes = []
+    for svc in model["services"]:
+        for group in svc["port_groups"]:
+            check = group["check"] or {}
+            kind = PROBE_BY_CHECK.get(check.get("type")) or PROBE_BY_PROTOCOL.get(svc["protocol"], "tcp")
+            # A health URL on another port (GE's DR services) says nothing
+            # about the VIP port a client uses: probe the VIP port itself.
+            if check.get("port") and kind in ("http", "https") and svc["protocol"] not in ("http", "https"):
+                kind = "tcp"
+            if svc["protocol"] in ("dicom_tls", "hl7_tls"):
+                kind = "tcp"
+            port = group["ports"][0][0]
+            scheme = "https" if kind == "https" or (svc["protocol"] == "https" and svc["tls_certificate"]) else "http"
+            base = svc["name"] if group["name"] is None else "%s_%s" % (svc["name"], group["name"])
+            probes.append({
+                "service": svc["name"] if group["name"] is None else "%s/%s" % (svc["name"], group["name"]),
+                "frontend": "fe_" + base if svc["renderer"] == "haproxy" else None,
+                "vip": group["vip"],
+                "port": port,
+                "mode": svc["mode"],
+                "persistence": svc["persistence"],
+                "kind": kind,
+                "called_ae": check.get("called_ae", "ANY-SCP"),
+                "calling_ae": check.get("calling_ae", "LBCHECK"),
+                "url": "%s://%s:%d%s" % (scheme, group["vip"] if ":" not in group["vip"] else "[%s]" % group["vip"],
+                                         port, check.get("path", "/") if kind in ("http", "https") else "/"),
+                "status": str(check.get("status", "200-399")),
+            })
+    return probes
+
+
+def _status_ok(code, spec):
+    low, _, high = spec.partition("-")
+    return int(low) <= int(code or 0) <= int(high or low)
+
+
+def probe_outcome(probe, result):
+    """(ok, latency_ms, detail) for one registered module result."""
+    if result.get("skipped"):
+        return False, None, "probe not run"
+    kind = probe["kind"]
+    if kind == "dicom":
+        timings = result.get("timings_ms") or {}
+        detail = "C-ECHO status %s" % result.get("status_text", result.get("status")) if result.get("ok") else (
+            result.get("error") or result.get("msg") or "association failed at %s" % result.get("stage"))
+        return bool(result.get("ok")), timings.get("total"), detail
+    if kind == "hl7":
+        detail = "ACK %s" % result.get("code") if result.get("ok") else (
+            result.get("error") or result.get("msg") or "ACK %s" % result.get("code"))
+        return bool(result.get("ok")), result.get("latency_ms"), detail
+    if kind in ("http", "https"):
+        status = result.get("status", -1)
+        ok = status is not None and status > 0 and _status_ok(status, probe["status"])
+        detail = "HTTP %s" % status if status and status > 0 else (result.get("msg") or "no HTTP answer")
+        return ok, result.get("elapsed") * 1000.0 if result.get("elapsed") is not None else None, detail
+    ok = not result.get("failed") and "elapsed" in result
+    return ok, result.get("elapsed", 0) * 1000.0 if ok else None, "TCP connect" if ok else (result.get("msg") or "connect failed")
+
+
+def _backend_frontends(model):
+    """HAProxy backend name -> (frontend, first bind) as the renderer names them."""
+    out = {}
+    for fe in render_haproxy(model)["frontends"]:
+        bind = fe["binds"][0].split(" ")[0].split(",")[0]
+        for name in [fe["default_backend"]] + [r["backend"] for r in fe["use_backends"]]:
+            out[name] = (fe["name"], bind)
+    return out
+
+
+def build_report(model, probes, probe_results, haproxy, vrrp):
+    """Judge the rollout. Returns {ok, problems, services, balancers}.
+
+    haproxy: {balancer: haproxy_info result}; vrrp: {balancer: vrrp_info result}.
+    """
+    problems = []
+    rows = []
+    backends = _backend_frontends(model)
+    service_of = dict((p["frontend"], p["service"]) for p in probes if p["frontend"])
+    for probe, result in zip(probes, probe_results):
+        ok, latency, detail = probe_outcome(probe, result or {})
+        rows.append(dict(probe, ok=ok, latency_ms=round(latency, 1) if latency is not None else None,
+                         detail=detail, servers_up=None, servers_total=None))
+        if not ok:
+            problems.append("service %s VIP %s:%d (%s probe from the client side): %s" % (
+                probe["service"], probe["vip"], probe["port"], probe["kind"], detail))
+
+    # Real servers, as every balancer sees them.
+    counts = {}
+    for balancer in sorted(haproxy):
+        info = haproxy[balancer] or {}
+        if info.get("failed"):
+            problems.append("balancer %s: HAProxy runtime API not readable: %s" % (balancer, info.get("msg")))
+            continue
+        for srv in info.get("servers", []):
+            frontend, bind = backends.get(srv.get("backend"), (None, None))
+            if frontend is None:
+                continue
+            svc = service_of.get(frontend, frontend)
+            up = srv.get("operational_state") == "UP"
+            total, good = counts.get((balancer, frontend), (0, 0))
+            counts[(balancer, frontend)] = (total + 1, good + (1 if up else 0))
+            if not up and srv.get("operational_state") not in ("DRAIN", "MAINT"):
+                problems.append("service %s VIP %s server %s on balancer %s: %s (%s%s)" % (
+                    svc, bind, srv.get("name"), balancer, srv.get("status"), srv.get("check_status") or "no check",
+                    ": " + srv["check_desc"] if srv.get("check_desc") else ""))
+    for row in rows:
+        seen = [counts[k] for k in counts if k[1] == row["frontend"]]
+        if seen:
+            row["servers_total"] = min(t for t, _g in seen)
+            row["servers_up"] = min(g for _t, g in seen)
+
+    # VRRP: exactly one MASTER per instance, and it holds every VIP.
+    for inst in model["vrrp_instances"]:
+        masters, holders = [], []
+        for balancer in sorted(vrrp):
+            info = vrrp[balancer] or {}
+            if info.get("failed"):
+                problems.append("balancer %s: keepalived state not readable: %s" % (balancer, info.get("msg")))
+                continue
+            for entry in info.get("instances", []):
+                if entry.get("name") != inst["name"]:
+                    continue
+                if entry.get("state") == "MASTER":
+                    masters.append(balancer)
+                    if not entry.get("holds_all_vips"):
+                        problems.append("VRRP instance %s: MASTER %s does not hold VIP(s) %s" % (
+                            inst["name"], balancer, ", ".join(entry.get("vips_missing") or [])))
+                if entry.get("vips_held"):
+                    holders.append(balancer)
+        if len(masters) != 1:
+            problems.append("VRRP instance %s (VIPs %s): %s" % (
+                inst["name"], ", ".join(inst["vips"]),
+                "no balancer is MASTER" if not masters else "several MASTERs: %s (split brain)" % ", ".join(masters)))
+        extra = [b for b in holders if b not in masters]
+        if extra:
+            problems.append("VRRP instance %s: VIP(s) also held by non-MASTER %s" % (inst["name"], ", ".join(extra)))
+    return {"ok": not problems, "problems": problems, "services": rows}

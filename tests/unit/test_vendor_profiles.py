@@ -1,0 +1,536 @@
+# -*- coding: utf-8 -*-
+"""Vendor profiles, example inventories and the preflight, without containers.
+
+- Every VIP of each vendor guide's table is in its profile with the guide's
+  mode, ports, persistence and check (the tables are written out below from
+  the guides in shared/seeds, so a profile edit that drops or changes a VIP
+  fails here).
+- The example inventories and the lab inventory are rendered through
+  ansible-playbook with the roles' real templates (tests/render/render.yml)
+  and the results pass `haproxy -c` and `keepalived --config-test`.
+- The preflight rejects each kind of bad input naming the service and field,
+  both in build_model directly and end to end through site.yml, before any
+  host is contacted.
+"""
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PROFILES = os.path.join(ROOT, "roles", "preflight", "vars", "vendors")
+EXAMPLES = os.path.join(ROOT, "inventories", "examples")
+HAPROXY = "/usr/sbin/haproxy"
+KEEPALIVED = "/usr/sbin/keepalived"
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+VENDORS = ("generic", "philips_vue", "infinitt", "insignia", "ge_centricity")
+
+# The guides' tables: name -> (mode, persistence, {port group: (ports, check type)}).
+# Port group None is a service without port_groups. Ports are in the model's
+# normalized form (sorted, merged ranges).
+GUIDE_VIPS = {
+    # No VIP names in this guide: one service per row of its port table.
+    "generic": {
+        "DICOM_104": ("l4_dr", "source_ip", {None: ("104", "connect")}),
+        "DICOM_11112": ("l4_dr", "source_ip", {None: ("11112", "connect")}),
+        "HL7_2575": ("l7", "source_ip", {None: ("2575", "connect")}),
+        "HTTPS_443": ("l4_dr", "source_ip", {None: ("443", "connect")}),
+        "XDS_17035": ("l7", "source_ip", {None: ("17035", "connect")}),
+    },
+    "philips_vue": {
+        "DICOM_VIP": ("l7", "source_ip", {None: ("2104", "connect")}),
+        "DMWL_VIP": ("l7", "source_ip", {None: ("3320", "connect")}),
+        "PORTAL_VIP": ("l7", "source_ip", {None: ("80", "external")}),
+        "PORTAL_VIP_STANDBY": ("l7", "source_ip", {None: ("80", "external")}),
+        "CLIENT_VIP": ("l7", "source_ip", {None: ("80,443,514,2104,22104,32338", "connect")}),
+        "CLIENT_DB_VIP": ("l7", "source_ip", {None: ("1521", "connect")}),
+        "HL7_VIP": ("l7", "source_ip", {None: ("4001,4003,4005,10010", "connect")}),
+    },
+    "infinitt": {
+        "INFINITT_Web": ("l7", "cookie_source_ip", {None: ("80", "http_head")}),
+        "DICOM": ("l7", "source_ip", {None: ("104", "connect")}),
+        "QUERY": ("l7", "source_ip", {None: ("105", "connect")}),
+        "MWL": ("l7", "source_ip", {None: ("204", "connect")}),
+    },
+    # The load-balanced variants; the failover ones are disabled by default.
+    "insignia": {
+        "DICOM_VIP": ("l4_dr", "source_ip", {None: ("104", "connect")}),
+        "HL7_VIP": ("l7", "source_ip", {None: ("2575", "connect")}),
+    },
+    "ge_centricity": {
+        "EA_XDS_Service": ("l4_dr", "none", {None: ("80", "http")}),
+        "EA_Dicom_Service": ("l4_dr", "none", {None: ("104", "http")}),
+        "EA_Secure_Dicom_Service": ("l4_dr", "none", {None: ("2762", "http")}),
+        "EA_HL7_Service": ("l4_dr", "none", {None: ("2575", "http")}),
+        "EA_Secure_HL7_Service": ("l4_dr", "none", {None: ("2576", "http")}),
+        "EA_Study_Management_Service": ("l4_dr", "source_ip", {None: ("443", "http")}),
+        "DB_MT": ("l4_snat", "source_ip", {None: ("1-19999,20001-65535", "connect")}),
+        "DB_DBVIP": ("l4_snat", "none", {None: ("20000", "icmp")}),
+        "DAS_Pool": ("l4_dr", "source_ip", {None: ("104,4100,8080", "http")}),
+        "ZFP": ("l7", "source_ip", {None: ("443", "https")}),
+        "UV": ("l7", "source_ip", {None: ("443", "https")}),
+        "Dakota": ("l7", "source_ip", {"SP1": ("8080", "connect"), "SP2": ("8443", "https")}),
+        "WFM_Play_Group": ("l7", "source_ip", {"SP1": ("8080", "https"), "SP2": ("9443", "https")}),
+        "WFM_tomcat_Group": ("l7", "source_ip", {"SP1": ("9096", "https"), "SP2": ("3443", "https")}),
+        "XE_Standalone": ("l7", "source_ip", {None: ("8443,9449", "https")}),
+        "CCG_IB_2101": ("l7", "last_successful", {None: ("2101", "connect")}),
+        "CCG_IB_2102": ("l7", "last_successful", {None: ("2102", "connect")}),
+        "PORT_CCG_IB_2103": ("l7", "last_successful", {None: ("2103", "connect")}),
+        "PORT_CCG_IB_2104": ("l7", "last_successful", {None: ("2104", "connect")}),
+    },
+}
+
+# Back ends without ports of their own (Philips VIP 3-B1 / 4-B1): routes of
+# their portal VIP -> (route name, check type, server port, TLS to the server).
+GUIDE_BACKENDS = {
+    "philips_vue": {
+        "PORTAL_VIP": ("CHAT", "https", 443, True),
+        "PORTAL_VIP_STANDBY": ("CHAT_STANDBY", "https", 443, True),
+    },
+}
+
+# What each rendered configuration must contain: HAProxy frontends and
+# backends, IPVS virtual servers, VRRP addresses.
+RENDER_COUNTS = {
+    "generic": {"frontend": 2, "backend": 2, "virtual_server": 3, "vips": 3},
+    "philips_vue": {"frontend": 7, "backend": 9, "virtual_server": 0, "vips": 7},
+    "infinitt": {"frontend": 4, "backend": 4, "virtual_server": 0, "vips": 4},
+    "insignia": {"frontend": 1, "backend": 1, "virtual_server": 1, "vips": 2},
+    "ge_centricity": {"frontend": 15, "backend": 15, "virtual_server": 9, "vips": 10},
+    "lab": {"frontend": 2, "backend": 2, "virtual_server": 0, "vips": 1},
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+def read_yaml(*parts):
+    with open(os.path.join(*parts)) as handle:
+        return yaml.safe_load(handle)
+
+
+def load_profile(vendor):
+    return read_yaml(PROFILES, vendor + ".yml")
+
+
+def load_inventory(path):
+    """(groups, hostvars, all-group vars) of a YAML inventory with group_vars/all/*.yml."""
+    groups, hostvars = {"all": []}, {}
+
+    def walk(name, node, inherited):
+        node = node or {}
+        gvars = dict(inherited, **(node.get("vars") or {}))
+        members = groups.setdefault(name, [])
+        for host, hvars in (node.get("hosts") or {}).items():
+            hostvars[host] = dict(gvars, **hostvars.get(host, {}), **(hvars or {}))
+            members.append(host)
+        for child, child_node in (node.get("children") or {}).items():
+            for host in walk(child, child_node, gvars):
+                if host not in members:
+                    members.append(host)
+        return members
+
+    walk("all", read_yaml(path, "hosts.yml")["all"], {})
+    all_vars = {}
+    gv_dir = os.path.join(path, "group_vars", "all")
+    for name in sorted(os.listdir(gv_dir)):
+        all_vars.update(read_yaml(gv_dir, name) or {})
+    return groups, hostvars, all_vars
+
+
+def build_example(vendor, user_services=None):
+    """The model of a vendor profile with its example inventory (user_services replaces the example's)."""
+    groups, hostvars, gv = load_inventory(os.path.join(EXAMPLES, vendor))
+    assert gv["pacs_lb_vendor"] == vendor
+    services = gv["pacs_lb_services"] if user_services is None else user_services
+    return sm.build_model(load_profile(vendor)["services"], services, gv["pacs_lb_vrrp_instances"],
+                          gv["pacs_lb_pools"], groups, hostvars)
+
+
+def ansible_env():
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+        "ANSIBLE_HOME": os.path.join(ROOT, ".build", "ansible-home"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    })
+    return env
+
+
+class Run(object):
+    """An ansible-playbook started in the background; result() waits for it."""
+
+    def __init__(self, args, **extra):
+        self.extra = extra
+        self.proc = subprocess.Popen([ANSIBLE_PLAYBOOK] + args, cwd=ROOT, env=ansible_env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        self._out = None
+
+    def result(self):
+        if self._out is None:
+            self._out, _ = self.proc.communicate(timeout=300)
+        return self.proc.returncode, self._out
+
+
+def make_bad_inventory(dest, vendor, change):
+    """A copy of an example inventory whose hosts point at unused 198.19.254.0/24
+    addresses over SSH, so that any connection attempt would show as UNREACHABLE."""
+    shutil.copytree(os.path.join(EXAMPLES, vendor), str(dest))
+    hosts = read_yaml(str(dest), "hosts.yml")
+    hosts["all"]["vars"] = {"ansible_connection": "ssh", "ansible_user": "pacs-lb-test", "ansible_timeout": 3}
+    number = 0
+    for group in hosts["all"]["children"].values():
+        for hvars in group["hosts"].values():
+            number += 1
+            hvars["ansible_host"] = "198.19.254.%d" % number
+    with open(os.path.join(str(dest), "hosts.yml"), "w") as handle:
+        yaml.safe_dump(hosts, handle, sort_keys=False)
+    gv_path = os.path.join(str(dest), "group_vars", "all", "pacs_lb.yml")
+    gv = read_yaml(gv_path)
+    change(gv)
+    with open(gv_path, "w") as handle:
+        yaml.safe_dump(gv, handle, sort_keys=False)
+    return str(dest)
+
+
+def _bad_vip(gv):
+    next(s for s in gv["pacs_lb_services"] if s["name"] == "DICOM")["vip"] = "198.18.103.300"
+
+
+def _bad_vendor(gv):
+    gv["pacs_lb_vendor"] = "siemens_syngo"
+
+
+def _nothing(gv):
+    pass
+
+
+@pytest.fixture(scope="session")
+def ansible_runs(tmp_path_factory):
+    """Every ansible-playbook run of this module, started together (they take
+    seconds each, mostly waiting on Python start-up, so in parallel the whole
+    module stays well under a minute)."""
+    base = tmp_path_factory.mktemp("ansible")
+    runs = {}
+    for name in VENDORS + ("lab",):
+        inventory = os.path.join(ROOT, "inventories", "lab") if name == "lab" else os.path.join(EXAMPLES, name)
+        out = str(base / ("render-" + name))
+        runs["render:" + name] = Run(["-i", inventory, "tests/render/render.yml", "-e", "render_dir=" + out],
+                                     render_dir=out, inventory=inventory)
+    for name, change in (("bad_vip", _bad_vip), ("bad_vendor", _bad_vendor), ("control", _nothing)):
+        inventory = make_bad_inventory(base / ("inventory-" + name), "infinitt", change)
+        runs["site:" + name] = Run(["-i", inventory, "site.yml"], inventory=inventory)
+    yield runs
+    for run in runs.values():
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait()
+
+
+# ------------------------------------------------------- profile contents
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_profile_has_every_vip_of_the_guide(vendor):
+    model = build_example(vendor)
+    services = {svc["name"]: svc for svc in model["services"]}
+    assert sorted(services) == sorted(GUIDE_VIPS[vendor])
+    assert len(model["services"]) == len(GUIDE_VIPS[vendor])
+    for name, (mode, persistence, groups) in GUIDE_VIPS[vendor].items():
+        svc = services[name]
+        assert (name, svc["mode"], svc["persistence"]) == (name, mode, persistence)
+        got = {group["name"]: (group["port_spec"], group["check"]["type"]) for group in svc["port_groups"]}
+        assert got == groups, name
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_profile_back_ends_are_routes(vendor):
+    services = {svc["name"]: svc for svc in build_example(vendor)["services"]}
+    expected = GUIDE_BACKENDS.get(vendor, {})
+    with_routes = dict((name, svc["routes"]) for name, svc in services.items() if svc["routes"])
+    assert sorted(with_routes) == sorted(expected)
+    for name, (route, check, port, tls) in expected.items():
+        (got,) = with_routes[name]
+        assert (got["name"], got["check"]["type"], got["server_port"], got["server_tls"]) == (route, check, port, tls)
+        assert got["servers"], "route %s of %s has no servers" % (route, name)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_profile_is_address_free_and_well_formed(vendor):
+    """Profiles leave addresses to the user, use logical pools, and describe every VIP."""
+    services = load_profile(vendor)["services"]
+    pools = read_yaml(EXAMPLES, vendor, "group_vars", "all", "pacs_lb.yml")["pacs_lb_pools"]
+    for svc in services:
+        assert sm.NAME_RE.match(svc["name"]), svc["name"]
+        assert "vip" not in svc and "servers" not in svc, svc["name"]
+        assert svc.get("description"), svc["name"]
+        assert svc["pool"] in pools, svc["name"]
+        for route in svc.get("routes", []):
+            assert route["pool"] in pools, route["name"]
+        if svc["mode"] == "l4_dr":
+            assert "server_port" not in svc, svc["name"]
+    with open(os.path.join(PROFILES, vendor + ".yml")) as handle:
+        header = handle.read().split("\nservices:")[0]
+    assert "Interpretation" in header
+
+
+def test_insignia_failover_variants():
+    """Switching both Insignia VIPs to failover mode: the first server is the active one."""
+    gv = read_yaml(EXAMPLES, "insignia", "group_vars", "all", "pacs_lb.yml")
+    services = copy.deepcopy(gv["pacs_lb_services"]) + [
+        {"name": "DICOM_VIP", "enabled": False}, {"name": "HL7_VIP", "enabled": False},
+        {"name": "DICOM_VIP_Failover", "enabled": True}, {"name": "HL7_VIP_Failover", "enabled": True},
+    ]
+    model = build_example("insignia", services)
+    by_name = {svc["name"]: svc for svc in model["services"]}
+    assert sorted(by_name) == ["DICOM_VIP_Failover", "HL7_VIP_Failover"]
+    for svc in by_name.values():
+        assert [srv["backup"] for srv in svc["servers"]] == [False, True]
+    (vs,) = sm.render_keepalived_virtual_servers(model)
+    # IPVS weighted failover with both weights non-zero: a weight-0 standby would never take over.
+    assert vs["lb_algo"] == "fo"
+    assert [rs["weight"] for rs in vs["real_servers"]] == [100, 100]
+    (backend,) = sm.render_haproxy(model)["backends"]
+    assert [line.endswith(" backup") for line in backend["servers"]] == [False, True]
+
+
+def test_profiles_pass_yamllint():
+    yamllint = os.path.join(os.path.dirname(sys.executable), "yamllint")
+    if not os.path.exists(yamllint):
+        pytest.skip("yamllint is not installed in this environment")
+    paths = [os.path.join(PROFILES, v + ".yml") for v in VENDORS] + [EXAMPLES, os.path.join(ROOT, "tests", "render")]
+    proc = subprocess.run([yamllint, "-s", "-c", os.path.join(ROOT, ".yamllint")] + paths,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------- rendered configurations
+
+def _balancers(inventory):
+    with open(os.path.join(inventory, "hosts.yml")) as handle:
+        return list(yaml.safe_load(handle)["all"]["children"]["balancers"]["hosts"])
+
+
+@pytest.mark.parametrize("name", VENDORS + ("lab",))
+def test_rendered_configs_pass_haproxy_and_keepalived_checks(ansible_runs, name):
+    run = ansible_runs["render:" + name]
+    rc, out = run.result()
+    assert rc == 0, out
+    balancers = _balancers(run.extra["inventory"])
+    assert len(balancers) == 2
+    with open(os.path.join(run.extra["render_dir"], "model.json")) as handle:
+        model = json.load(handle)
+    addresses = dict((b["name"], b["address"]) for b in model["balancers"])
+    counts = RENDER_COUNTS[name]
+    priorities = []
+    for host in balancers:
+        haproxy_cfg = os.path.join(run.extra["render_dir"], host, "haproxy.cfg")
+        keepalived_conf = os.path.join(run.extra["render_dir"], host, "keepalived.conf")
+        checked = subprocess.run([HAPROXY, "-c", "-f", haproxy_cfg], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "[WARNING]" not in checked.stdout + checked.stderr
+        checked = subprocess.run([KEEPALIVED, "-l", "--config-test", "--use-file=" + keepalived_conf],
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        with open(haproxy_cfg) as handle:
+            haproxy_text = handle.read()
+        with open(keepalived_conf) as handle:
+            keepalived_text = handle.read()
+        assert len(re.findall(r"^frontend ", haproxy_text, re.M)) == counts["frontend"]
+        assert len(re.findall(r"^backend ", haproxy_text, re.M)) == counts["backend"]
+        assert len(re.findall(r"^virtual_server ", keepalived_text, re.M)) == counts["virtual_server"]
+        assert len(re.findall(r"^        \S+/\d+ dev ", keepalived_text, re.M)) == counts["vips"]
+        # Each balancer's own identity, not its peer's.
+        assert "localpeer %s\n" % host in haproxy_text
+        assert "unicast_src_ip %s\n" % addresses[host] in keepalived_text
+        priorities.append(int(re.search(r"^    priority (\d+)$", keepalived_text, re.M).group(1)))
+    assert priorities[0] > priorities[1]
+
+
+def test_rendered_lab_keeps_inventory_over_role_defaults(ansible_runs):
+    """The lab's group_vars choose VRRPv3 at 0.2 s; role defaults must not win."""
+    run = ansible_runs["render:lab"]
+    assert run.result()[0] == 0
+    with open(os.path.join(run.extra["render_dir"], "lb1", "keepalived.conf")) as handle:
+        text = handle.read()
+    assert "vrrp_version 3\n" in text
+    assert "advert_int 0.2\n" in text
+
+
+def test_rendered_ge_specifics(ansible_runs):
+    run = ansible_runs["render:ge_centricity"]
+    assert run.result()[0] == 0
+    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1", "haproxy.cfg")) as handle:
+        haproxy_text = handle.read()
+    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1", "keepalived.conf")) as handle:
+        keepalived_text = handle.read()
+    assert haproxy_text.count("stick on int(1)") == 4  # the four CCG_IB "last successful" VIPs
+    assert "bind 198.18.105.102:1-19999,198.18.105.102:20001-65535\n" in haproxy_text
+    assert "bind 198.18.105.102:20000\n" in haproxy_text
+    assert "external-check command /usr/local/libexec/pacs_lb/check_icmp" in haproxy_text
+    assert len(re.findall(r"^    lb_kind DR$", keepalived_text, re.M)) == 9
+    # Every EA virtual server is probed by HTTP on port 80, whatever port it serves.
+    ea_checks = re.findall(r"^virtual_server 198\.18\.105\.101 (\d+) \{(.*?)^\}", keepalived_text, re.M | re.S)
+    assert sorted(int(port) for port, _ in ea_checks) == [80, 104, 443, 2575, 2576, 2762]
+    for _, body in ea_checks:
+        assert body.count("HTTP_GET {") == 2 and body.count("connect_port 80\n") == 2
+
+
+# ------------------------------------------------------------- preflight
+
+NET = "198.18.120"
+
+
+def base_input():
+    """A small valid site: two balancers, two PACS nodes, L7 and DR services."""
+    hostvars = {"lb1": {"pacs_lb_address": NET + ".11"}, "lb2": {"pacs_lb_address": NET + ".12"},
+                "pacs1": {"pacs_lb_address": NET + ".21"}, "pacs2": {"pacs_lb_address": NET + ".22"}}
+    return {
+        "profile_services": [],
+        "user_services": [
+            {"name": "PACS_DICOM", "vip": NET + ".100", "ports": 104, "mode": "l7", "protocol": "dicom",
+             "pool": "pacs"},
+            {"name": "PACS_WEB", "vip": NET + ".100", "ports": 80, "mode": "l7", "protocol": "http",
+             "persistence": "cookie_source_ip", "pool": "pacs"},
+            {"name": "PACS_DR", "vip": NET + ".101", "ports": 104, "mode": "l4_dr", "pool": "pacs"},
+        ],
+        "vrrp_instances": [{"name": "VI_A", "virtual_router_id": 51, "interface": "eth0", "network": NET + ".0/24"}],
+        "pools": {"pacs": "pacs_servers", "ris": "ris_servers"},
+        "groups": {"all": list(hostvars), "balancers": ["lb1", "lb2"], "pacs_servers": ["pacs1", "pacs2"],
+                   "ris_servers": []},
+        "hostvars": hostvars,
+    }
+
+
+def build(inputs):
+    return sm.build_model(**inputs)
+
+
+def rejected(change):
+    """The problems of the base input after change(inputs); exactly one is expected."""
+    inputs = base_input()
+    change(inputs)
+    with pytest.raises(sm.ModelError) as info:
+        build(inputs)
+    return info.value.problems
+
+
+def service(inputs, name):
+    return next(s for s in inputs["user_services"] if s["name"] == name)
+
+
+def set_field(name, **fields):
+    return lambda inputs: service(inputs, name).update(fields)
+
+
+def test_base_input_is_valid():
+    model = build(base_input())
+    assert [s["name"] for s in model["services"]] == ["PACS_DICOM", "PACS_WEB", "PACS_DR"]
+
+
+# (id, change, service or instance named, field named, further text)
+REJECTED = [
+    ("malformed_address", set_field("PACS_DICOM", vip=NET + ".300"),
+     "service 'PACS_DICOM'", "vip", "is not an IP address"),
+    ("vip_outside_vrrp_network", set_field("PACS_DICOM", vip="198.18.121.100"),
+     "service 'PACS_DICOM'", "vip", "outside the network %s.0/24" % NET),
+    ("vip_is_a_real_server", set_field("PACS_DICOM", vip=NET + ".21"),
+     "service 'PACS_DICOM'", "server 'pacs1'", "is the VIP itself"),
+    ("vip_is_a_balancer", set_field("PACS_DICOM", vip=NET + ".11"),
+     "service 'PACS_DICOM'", "vip", "is the address of balancer 'lb1'"),
+    ("duplicate_vip_port", lambda i: i["user_services"].append(
+        {"name": "PACS_DICOM_2", "vip": NET + ".100", "ports": "104", "pool": "pacs"}),
+     "service 'PACS_DICOM_2'", "ports", "%s.100:104 overlaps service 'PACS_DICOM'" % NET),
+    ("port_0", set_field("PACS_DICOM", ports=0), "service 'PACS_DICOM'", "ports", "is not a port list"),
+    ("port_65536", set_field("PACS_DICOM", ports="65536"), "service 'PACS_DICOM'", "ports", "is not a port list"),
+    ("dr_with_server_port", set_field("PACS_DR", server_port=4242),
+     "service 'PACS_DR'", "server_port", "Layer 4 DR cannot translate ports"),
+    ("unknown_mode", set_field("PACS_DICOM", mode="l3_magic"), "service 'PACS_DICOM'", "mode", "'l3_magic' is not one of"),
+    ("unknown_persistence", set_field("PACS_DICOM", persistence="sticky"),
+     "service 'PACS_DICOM'", "persistence", "'sticky' is not one of"),
+    ("unknown_check", set_field("PACS_DICOM", check="ping"), "service 'PACS_DICOM'", "check.type", "'ping' is not one of"),
+    ("unknown_scheduler", set_field("PACS_DICOM", scheduler="random"),
+     "service 'PACS_DICOM'", "scheduler", "'random' is not one of"),
+    ("pool_without_hosts", set_field("PACS_DICOM", pool="ris"),
+     "service 'PACS_DICOM'", "pool", "pool 'ris' maps to inventory group 'ris_servers', which has no hosts"),
+    ("long_ae_title_in_check", set_field("PACS_DICOM", check={"type": "dicom", "called_ae": "PACS_ARCHIVE_MAIN1"}),
+     "service 'PACS_DICOM'", "check.called_ae", "is 17 characters long, the maximum is 16"),
+    ("long_ae_title_in_route", set_field("PACS_DICOM", routes=[
+        {"name": "VNA", "calling_ae": "MODALITY_CT_ROOM_3", "pool": "pacs"}]),
+     "service 'PACS_DICOM' route #1", "calling_ae", "is 18 characters long, the maximum is 16"),
+    ("check_the_renderer_cannot_do", set_field("PACS_DR", check="http_head"),
+     "service 'PACS_DR'", "check.type", "'http_head' cannot be done by keepalived"),
+    ("duplicate_virtual_router_id", lambda i: i["vrrp_instances"].append(
+        {"name": "VI_B", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.121.0/24"}),
+     "vrrp instance 'VI_B'", "virtual_router_id", "51 is already used by instance 'VI_A'"),
+    ("virtual_router_id_0", lambda i: i["vrrp_instances"][0].update(virtual_router_id=0),
+     "vrrp instance 'VI_A'", "virtual_router_id", "'0' must be 1-255"),
+    ("virtual_router_id_256", lambda i: i["vrrp_instances"][0].update(virtual_router_id=256),
+     "vrrp instance 'VI_A'", "virtual_router_id", "'256' must be 1-255"),
+    ("last_successful_on_dr", set_field("PACS_DR", persistence="last_successful"),
+     "service 'PACS_DR'", "persistence", "last_successful is a stick table"),
+    ("cookie_on_tcp_service", set_field("PACS_DICOM", protocol="tcp", persistence="cookie_source_ip"),
+     "service 'PACS_DICOM'", "persistence", "cookie_source_ip needs mode l7 and protocol http"),
+]
+
+
+@pytest.mark.parametrize("change,where,field,text", [case[1:] for case in REJECTED], ids=[case[0] for case in REJECTED])
+def test_preflight_rejects(change, where, field, text):
+    problems = rejected(change)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("%s: %s: " % (where, field)), problems[0]
+    assert text in problems[0]
+
+
+@pytest.mark.parametrize("name", ["PACS\nDICOM", 'PACS"DICOM', "PACS'DICOM", "PACS DICOM"],
+                         ids=["newline", "double_quote", "single_quote", "space"])
+def test_preflight_rejects_unsafe_names(name):
+    problems = rejected(set_field("PACS_DICOM", name=name))
+    assert len(problems) == 1, problems
+    # repr() keeps the newline visible as \n in the one-line message.
+    assert problems[0].startswith("service %r: name: must match" % name), problems[0]
+    assert "\n" not in problems[0]
+
+
+def _assert_stopped_before_any_host(out):
+    assert "TASK [medimaging.pacs_lb.preflight" in out
+    assert "Install HAProxy" not in out
+    assert "UNREACHABLE" not in out
+    assert "PLAY [Balancers]" not in out
+    recap = out[out.index("PLAY RECAP"):]
+    assert re.findall(r"unreachable=(\d+)", recap) == ["0"] * 4
+    assert re.findall(r"changed=(\d+)", recap) == ["0"] * 4
+
+
+def test_site_stops_in_preflight_on_a_bad_field(ansible_runs):
+    rc, out = ansible_runs["site:bad_vip"].result()
+    assert rc != 0, out
+    assert "The PACS load balancer model is invalid (1 problem); no host was changed" in out
+    assert "- service 'DICOM': vip: '198.18.103.300' is not an IP address" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_rejects_an_unknown_vendor(ansible_runs):
+    rc, out = ansible_runs["site:bad_vendor"].result()
+    assert rc != 0, out
+    assert "value of pacs_lb_vendor must be one of: none, generic, philips_vue, infinitt, insignia, ge_centricity, " \
+           "got: siemens_syngo" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_control_run_does_reach_for_hosts(ansible_runs):
+    """The same inventory without the bad field goes past the preflight and
+    tries to connect: proof that the two tests above would see host contact."""
+    rc, out = ansible_runs["site:control"].result()
+    assert rc != 0, out
+    assert "Install HAProxy" in out
+    assert "UNREACHABLE" in out
