@@ -54,8 +54,8 @@ def verify_probes(model):
 
 
 def _status_ok(code, spec):
-    low, _, high = spec.partition("-")
-    return int(low) <= int(code or 0) <= int(high or low)
+    low, high = (spec.split("-", 1) + [spec])[:2]
+    return int(low) <= int(code or 0) <= int(high)
 
 
 def probe_outcome(probe, result):
@@ -130,8 +130,8 @@ def build_report(model, probes, probe_results, haproxy, vrrp):
     for row in rows:
         seen = [counts[k] for k in counts if k[1] == row["frontend"]]
         if seen:
-            row["servers_total"] = min(t for t, _g in seen)
-            row["servers_up"] = min(g for _t, g in seen)
+            row["servers_total"] = min(pair[0] for pair in seen)
+            row["servers_up"] = min(pair[1] for pair in seen)
 
     # VRRP: exactly one MASTER per instance, and it holds every VIP.
     for inst in model["vrrp_instances"]:

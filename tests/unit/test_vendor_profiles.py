@@ -333,8 +333,8 @@ def test_rendered_configs_pass_haproxy_and_keepalived_checks(ansible_runs, name)
     counts = RENDER_COUNTS[name]
     priorities = []
     for host in balancers:
-        haproxy_cfg = os.path.join(run.extra["render_dir"], host, "haproxy.cfg")
-        keepalived_conf = os.path.join(run.extra["render_dir"], host, "keepalived.conf")
+        haproxy_cfg = os.path.join(run.extra["render_dir"], host + ".haproxy.cfg")
+        keepalived_conf = os.path.join(run.extra["render_dir"], host + ".keepalived.conf")
         checked = subprocess.run([HAPROXY, "-c", "-f", haproxy_cfg], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "[WARNING]" not in checked.stdout + checked.stderr
@@ -360,7 +360,7 @@ def test_rendered_lab_keeps_inventory_over_role_defaults(ansible_runs):
     """The lab's group_vars choose VRRPv3 at 0.2 s; role defaults must not win."""
     run = ansible_runs["render:lab"]
     assert run.result()[0] == 0
-    with open(os.path.join(run.extra["render_dir"], "lb1", "keepalived.conf")) as handle:
+    with open(os.path.join(run.extra["render_dir"], "lb1.keepalived.conf")) as handle:
         text = handle.read()
     assert "vrrp_version 3\n" in text
     assert "advert_int 0.2\n" in text
@@ -369,9 +369,9 @@ def test_rendered_lab_keeps_inventory_over_role_defaults(ansible_runs):
 def test_rendered_ge_specifics(ansible_runs):
     run = ansible_runs["render:ge_centricity"]
     assert run.result()[0] == 0
-    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1", "haproxy.cfg")) as handle:
+    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1.haproxy.cfg")) as handle:
         haproxy_text = handle.read()
-    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1", "keepalived.conf")) as handle:
+    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1.keepalived.conf")) as handle:
         keepalived_text = handle.read()
     assert haproxy_text.count("stick on int(1)") == 4  # the four CCG_IB "last successful" VIPs
     assert "bind 198.18.105.102:1-19999,198.18.105.102:20001-65535\n" in haproxy_text
@@ -428,8 +428,8 @@ def service(inputs, name):
     return next(s for s in inputs["user_services"] if s["name"] == name)
 
 
-def set_field(name, **fields):
-    return lambda inputs: service(inputs, name).update(fields)
+def set_field(service_name, **fields):
+    return lambda inputs: service(inputs, service_name).update(fields)
 
 
 def test_base_input_is_valid():
@@ -462,7 +462,7 @@ REJECTED = [
      "service 'PACS_DICOM'", "scheduler", "'random' is not one of"),
     ("pool_without_hosts", set_field("PACS_DICOM", pool="ris"),
      "service 'PACS_DICOM'", "pool", "pool 'ris' maps to inventory group 'ris_servers', which has no hosts"),
-    ("long_ae_title_in_check", set_field("PACS_DICOM", check={"type": "dicom", "called_ae": "PACS_ARCHIVE_MAIN1"}),
+    ("long_ae_title_in_check", set_field("PACS_DICOM", check={"type": "dicom", "called_ae": "PACS_ARCHIVE_MAIN"}),
      "service 'PACS_DICOM'", "check.called_ae", "is 17 characters long, the maximum is 16"),
     ("long_ae_title_in_route", set_field("PACS_DICOM", routes=[
         {"name": "VNA", "calling_ae": "MODALITY_CT_ROOM_3", "pool": "pacs"}]),

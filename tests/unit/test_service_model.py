@@ -1,0 +1,167 @@
+"""Normalization and rendering of the service model (no hosts, no Ansible)."""
+import pytest
+
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
+
+INSTANCES = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.10.0/24"}]
+GROUPS = {"balancers": ["lb1", "lb2"], "pacs": ["pacs1", "pacs2"], "emergency": ["pacs3"]}
+HOSTVARS = {
+    "lb1": {"pacs_lb_address": "198.18.10.11"}, "lb2": {"pacs_lb_address": "198.18.10.12"},
+    "pacs1": {"pacs_lb_address": "198.18.10.21"}, "pacs2": {"pacs_lb_address": "198.18.10.22"},
+    "pacs3": {"pacs_lb_address": "198.18.10.23", "pacs_lb_weight": 50},
+}
+
+
+def build(services, profile=None):
+    return sm.build_model(profile or [], services, INSTANCES, {}, GROUPS, HOSTVARS)
+
+
+def dicom(**extra):
+    svc = {"name": "DICOM", "vip": "198.18.10.100", "ports": 104, "server_port": 4242, "mode": "l7",
+           "protocol": "dicom", "pool": "pacs", "check": {"type": "dicom", "called_ae": "ORTHANC"}}
+    svc.update(extra)
+    return svc
+
+
+@pytest.mark.parametrize("spec,expected", [
+    (104, [(104, 104)]),
+    ("80,443,514,2104,22104,32338", [(80, 80), (443, 443), (514, 514), (2104, 2104), (22104, 22104), (32338, 32338)]),
+    (["4000-4010", 4005, "4011"], [(4000, 4011)]),
+    ({"all_except": [20000]}, [(1, 19999), (20001, 65535)]),
+    ("9096, 3443", [(3443, 3443), (9096, 9096)]),
+])
+def test_parse_ports(spec, expected):
+    assert sm.parse_ports(spec) == expected
+
+
+@pytest.mark.parametrize("spec", [0, 65536, "80-79", "abc", "", [], {"only": [1]}, True])
+def test_parse_ports_rejects(spec):
+    with pytest.raises((ValueError, TypeError)):
+        sm.parse_ports(spec)
+
+
+def test_profile_entry_is_updated_by_user_entry():
+    profile = [dict(dicom(), vip=None)]
+    model = build([{"name": "DICOM", "vip": "198.18.10.101"}], profile=profile)
+    assert [s["vip"] for s in model["services"]] == ["198.18.10.101"]
+    assert model["vrrp_instances"][0]["vips"] == ["198.18.10.101"]
+
+
+def test_disabled_profile_service_is_dropped():
+    model = build([dicom(), dicom(name="OTHER", ports=105, enabled=False)])
+    assert [s["name"] for s in model["services"]] == ["DICOM"]
+
+
+def test_servers_from_inventory_group_with_weights():
+    servers = build([dicom()])["services"][0]["servers"]
+    assert [(s["name"], s["address"], s["weight"], s["backup"]) for s in servers] == [
+        ("pacs1", "198.18.10.21", 100, False), ("pacs2", "198.18.10.22", 100, False)]
+
+
+def test_failover_makes_all_but_first_server_backup():
+    servers = build([dicom(failover=True)])["services"][0]["servers"]
+    assert [s["backup"] for s in servers] == [False, True]
+    lines = sm.render_haproxy(build([dicom(failover=True)]))["backends"][0]["servers"]
+    assert lines[0].endswith("weight 100") and lines[1].endswith("weight 100 backup")
+
+
+def test_dicom_check_lines_use_the_shared_association_bytes():
+    from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu
+    backend = sm.render_haproxy(build([dicom()]))["backends"][0]
+    hex_rq = dicom_pdu.check_rq("ORTHANC", "LBCHECK").hex()
+    assert backend["lines"][1:3] == ["option tcp-check", "tcp-check connect"]
+    assert any(hex_rq in line for line in backend["lines"])
+    assert backend["servers"] == ["server pacs1 198.18.10.21:4242 check weight 100",
+                                  "server pacs2 198.18.10.22:4242 check weight 100"]
+
+
+def test_multi_port_same_port_servers_check_first_port():
+    model = build([{"name": "CLIENT_VIP", "vip": "198.18.10.100", "ports": "80,443,514", "mode": "l7",
+                    "persistence": "source_ip", "pool": "pacs"}])
+    sections = sm.render_haproxy(model)
+    assert sections["frontends"][0]["binds"] == ["198.18.10.100:80,198.18.10.100:443,198.18.10.100:514"]
+    assert sections["backends"][0]["servers"][0] == "server pacs1 198.18.10.21 check port 80 weight 100"
+    assert "stick on src" in sections["backends"][0]["lines"]
+
+
+def test_last_successful_is_one_shared_replicated_entry():
+    model = build([dicom(persistence="last_successful")])
+    lines = sm.render_haproxy(model)["backends"][0]["lines"]
+    assert "stick-table type integer size 1 expire 7d peers pacs_lb" in lines
+    assert "stick on int(1)" in lines
+
+
+def test_cookie_with_source_ip_fallback():
+    model = build([{"name": "WEB", "vip": "198.18.10.100", "ports": 80, "mode": "l7", "protocol": "http",
+                    "persistence": "cookie_source_ip", "pool": "pacs", "check": {"type": "http_head"}}])
+    backend = sm.render_haproxy(model)["backends"][0]
+    assert backend["mode"] == "http"
+    assert "cookie PACSLB insert indirect nocache" in backend["lines"]
+    assert "stick on src" in backend["lines"]
+    assert "http-check send meth HEAD uri / ver HTTP/1.1" in backend["lines"]
+    assert backend["servers"][0].endswith("cookie pacs1")
+
+
+def test_ae_title_routes_inspect_the_association_request():
+    model = build([dicom(routes=[{"name": "EMERGENCY", "calling_ae": "CT_EMERG", "pool": "emergency",
+                                  "scheduler": "leastconn"}])])
+    sections = sm.render_haproxy(model)
+    fe = sections["frontends"][0]
+    assert "tcp-request content accept if { req.len ge 42 }" in fe["lines"]
+    assert "acl route_EMERGENCY req.payload(26,16) -m bin " + b"CT_EMERG".ljust(16).hex().upper() in fe["lines"]
+    assert fe["use_backends"] == [{"backend": "be_DICOM_EMERGENCY", "acl": "route_EMERGENCY"}]
+    emergency = [b for b in sections["backends"] if b["name"] == "be_DICOM_EMERGENCY"][0]
+    assert emergency["lines"][0] == "balance leastconn"
+    assert emergency["servers"] == ["server pacs3 198.18.10.23:4242 check weight 50"]
+
+
+def test_http_path_route_with_server_tls():
+    model = build([{"name": "PORTAL", "vip": "198.18.10.100", "ports": 80, "mode": "l7", "protocol": "http",
+                    "pool": "pacs", "routes": [{"name": "CHAT", "path_prefix": "/chat", "pool": "emergency",
+                                                "server_port": 443, "server_tls": True,
+                                                "check": {"type": "https", "path": "/health"}}]}])
+    sections = sm.render_haproxy(model)
+    assert "acl route_CHAT path_beg /chat" in sections["frontends"][0]["lines"]
+    chat = [b for b in sections["backends"] if b["name"] == "be_PORTAL_CHAT"][0]
+    assert chat["servers"] == ["server pacs3 198.18.10.23:443 check ssl verify none weight 50"]
+
+
+def test_port_groups_each_get_their_own_check():
+    model = build([{"name": "Dakota", "vip": "198.18.10.100", "mode": "l7", "protocol": "tcp", "pool": "pacs",
+                    "port_groups": [{"name": "SP1", "ports": 8080, "check": "connect"},
+                                    {"name": "SP2", "ports": 8443, "check": "https"}]}])
+    sections = sm.render_haproxy(model)
+    assert [f["name"] for f in sections["frontends"]] == ["fe_Dakota_SP1", "fe_Dakota_SP2"]
+    sp2 = sections["backends"][1]
+    assert "option httpchk" in sp2["lines"] and "check-ssl verify none" in sp2["servers"][0]
+
+
+def test_icmp_check_uses_the_external_script():
+    model = build([{"name": "DB_DBVIP", "vip": "198.18.10.100", "ports": 20000, "mode": "l4_snat",
+                    "pool": "pacs", "check": "icmp"}])
+    sections = sm.render_haproxy(model)
+    assert sections["needs_external_check"]
+    assert "external-check command /usr/local/libexec/pacs_lb/check_icmp" in sections["backends"][0]["lines"]
+
+
+def test_ipvs_virtual_servers_for_dr():
+    model = build([{"name": "EA_Dicom_Service", "vip": "198.18.10.100", "ports": "104,2762", "mode": "l4_dr",
+                    "scheduler": "weighted_leastconn", "persistence": "source_ip", "persistence_timeout": 3600,
+                    "pool": "pacs", "check": {"type": "http", "port": 80, "path": "/health"}}])
+    blocks = sm.render_keepalived_virtual_servers(model)
+    assert [(b["vip"], b["port"], b["lb_kind"], b["lb_algo"], b["persistence_timeout"]) for b in blocks] == [
+        ("198.18.10.100", 104, "DR", "wlc", 3600), ("198.18.10.100", 2762, "DR", "wlc", 3600)]
+    real = blocks[0]["real_servers"][0]
+    assert (real["address"], real["port"], real["check"]["kind"]) == ("198.18.10.21", 104, "HTTP_GET")
+    assert "connect_port 80" in real["check"]["lines"]
+    assert sm.render_haproxy(model)["frontends"] == []
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(sm.ModelError) as err:
+        build([dicom(mode="l4_dr"), {"name": "BAD", "vip": "198.18.99.1", "ports": 0, "pool": "nothing"}])
+    problems = err.value.problems
+    assert any(p.startswith("service 'DICOM': server_port:") for p in problems)
+    assert any(p.startswith("service 'BAD': vip:") for p in problems)
+    assert any(p.startswith("service 'BAD': ports:") for p in problems)
+    assert any(p.startswith("service 'BAD': pool:") for p in problems)

@@ -1,0 +1,110 @@
+"""The verify role's judgement: every problem named by service, VIP, server, balancer and cause."""
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report as vr
+from test_service_model import build, dicom
+
+WEB = {"name": "WEB", "vip": "198.18.10.100", "ports": 80, "server_port": 8042, "mode": "l7", "protocol": "http",
+       "pool": "pacs", "check": {"type": "http", "path": "/system", "status": "200"}}
+DR = {"name": "DR_DICOM", "vip": "198.18.10.101", "ports": 104, "mode": "l4_dr", "pool": "pacs", "check": "connect"}
+
+
+def model():
+    return build([dicom(), WEB, DR])
+
+
+def healthy_results():
+    return [
+        {"ok": True, "status": 0, "status_text": "Success", "timings_ms": {"total": 3.2}},
+        {"status": 200, "elapsed": 0},
+        {"elapsed": 0, "port": 104},
+    ]
+
+
+def haproxy(states=None):
+    states = states or {}
+    servers = []
+    for backend in ("be_DICOM", "be_WEB"):
+        for name in ("pacs1", "pacs2"):
+            state = states.get((backend, name), "UP")
+            servers.append({"backend": backend, "name": name, "operational_state": state, "status": state,
+                            "check_status": "L7OK" if state == "UP" else "L4CON",
+                            "check_desc": "" if state == "UP" else "Connection refused"})
+    return {"servers": servers}
+
+
+def vrrp(state, held=True):
+    vips = ["198.18.10.100", "198.18.10.101"]
+    return {"instances": [{"name": "VI_PACS", "state": state, "holds_all_vips": held and state == "MASTER",
+                           "vips_held": vips if held and state == "MASTER" else [],
+                           "vips_missing": [] if held else vips}]}
+
+
+def report(results=None, hap=None, vr_states=None):
+    m = model()
+    probes = vr.verify_probes(m)
+    return vr.build_report(m, probes, results or healthy_results(),
+                           hap or {"lb1": haproxy(), "lb2": haproxy()},
+                           vr_states or {"lb1": vrrp("MASTER"), "lb2": vrrp("BACKUP")})
+
+
+def test_probe_kinds_follow_the_protocol():
+    probes = vr.verify_probes(model())
+    assert [(p["service"], p["kind"], p["port"]) for p in probes] == [
+        ("DICOM", "dicom", 104), ("WEB", "http", 80), ("DR_DICOM", "tcp", 104)]
+    assert probes[1]["url"] == "http://198.18.10.100:80/system"
+
+
+def test_healthy_cluster_passes_with_counts():
+    result = report()
+    assert result["ok"] and result["problems"] == []
+    assert [(r["service"], r["servers_up"], r["servers_total"]) for r in result["services"]] == [
+        ("DICOM", 2, 2), ("WEB", 2, 2), ("DR_DICOM", None, None)]
+
+
+def test_down_server_is_named_with_balancer_and_cause():
+    result = report(hap={"lb1": haproxy({("be_DICOM", "pacs1"): "DOWN"}), "lb2": haproxy()})
+    assert not result["ok"]
+    assert result["problems"] == [
+        "service DICOM VIP 198.18.10.100:104 server pacs1 on balancer lb1: DOWN (L4CON: Connection refused)"]
+    assert result["services"][0]["servers_up"] == 1
+
+
+def test_drained_server_is_not_a_problem():
+    result = report(hap={"lb1": haproxy({("be_DICOM", "pacs1"): "DRAIN"}), "lb2": haproxy()})
+    assert result["ok"]
+
+
+def test_failed_dicom_probe_names_the_vip():
+    results = healthy_results()
+    results[0] = {"ok": False, "stage": "connect", "error": "connection refused"}
+    result = report(results=results)
+    assert result["problems"] == [
+        "service DICOM VIP 198.18.10.100:104 (dicom probe from the client side): connection refused"]
+
+
+def test_wrong_http_status_fails():
+    results = healthy_results()
+    results[1] = {"status": 503, "elapsed": 0}
+    assert report(results=results)["problems"] == [
+        "service WEB VIP 198.18.10.100:80 (http probe from the client side): HTTP 503"]
+
+
+def test_no_master_names_the_instance_and_vips():
+    result = report(vr_states={"lb1": vrrp("FAULT", held=False), "lb2": vrrp("FAULT", held=False)})
+    assert "VRRP instance VI_PACS (VIPs 198.18.10.100, 198.18.10.101): no balancer is MASTER" in result["problems"]
+
+
+def test_split_brain_is_reported():
+    result = report(vr_states={"lb1": vrrp("MASTER"), "lb2": vrrp("MASTER")})
+    assert "VRRP instance VI_PACS (VIPs 198.18.10.100, 198.18.10.101): several MASTERs: lb1, lb2 (split brain)" \
+        in result["problems"]
+
+
+def test_master_without_its_vips():
+    result = report(vr_states={"lb1": vrrp("MASTER", held=False), "lb2": vrrp("BACKUP")})
+    assert result["problems"] == [
+        "VRRP instance VI_PACS: MASTER lb1 does not hold VIP(s) 198.18.10.100, 198.18.10.101"]
+
+
+def test_unreadable_runtime_api():
+    result = report(hap={"lb1": {"failed": True, "msg": "socket missing"}, "lb2": haproxy()})
+    assert result["problems"] == ["balancer lb1: HAProxy runtime API not readable: socket missing"]
