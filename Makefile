@@ -46,7 +46,8 @@ lab: image
 	ansible-playbook -i $(LAB_INVENTORY) tests/lab/create.yml; \
 	ansible-playbook -i $(LAB_INVENTORY) tests/lab/prepare.yml; \
 	ansible-playbook -i $(LAB_INVENTORY) site.yml; \
-	echo "lab converged in $$(( $$(date +%s) - start )) s"
+	echo "lab converged and verified in $$(( $$(date +%s) - start )) s; report: .build/verify-report/verify.md"; \
+	cat .build/verify-report/verify.md
 
 lab-check: deps
 	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) playbooks/verify.yml

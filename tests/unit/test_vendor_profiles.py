@@ -130,7 +130,10 @@ def load_inventory(path):
         gvars = dict(inherited, **(node.get("vars") or {}))
         members = groups.setdefault(name, [])
         for host, hvars in (node.get("hosts") or {}).items():
-            hostvars[host] = dict(gvars, **hostvars.get(host, {}), **(hvars or {}))
+            merged = dict(gvars)
+            merged.update(hostvars.get(host, {}))
+            merged.update(hvars or {})
+            hostvars[host] = merged
             members.append(host)
         for child, child_node in (node.get("children") or {}).items():
             for host in walk(child, child_node, gvars):
@@ -146,9 +149,11 @@ def load_inventory(path):
     return groups, hostvars, all_vars
 
 
-def build_example(vendor, user_services=None):
+def build_example(vendor, user_services=None, host_overrides=None):
     """The model of a vendor profile with its example inventory (user_services replaces the example's)."""
     groups, hostvars, gv = load_inventory(os.path.join(EXAMPLES, vendor))
+    for host, extra in (host_overrides or {}).items():
+        hostvars[host].update(extra)
     assert gv["pacs_lb_vendor"] == vendor
     services = gv["pacs_lb_services"] if user_services is None else user_services
     return sm.build_model(load_profile(vendor)["services"], services, gv["pacs_lb_vrrp_instances"],
@@ -178,7 +183,7 @@ class Run(object):
 
     def result(self):
         if self._out is None:
-            self._out, _ = self.proc.communicate(timeout=300)
+            self._out = self.proc.communicate(timeout=300)[0]
         return self.proc.returncode, self._out
 
 
@@ -301,6 +306,11 @@ def test_insignia_failover_variants():
     assert [rs["weight"] for rs in vs["real_servers"]] == [100, 100]
     (backend,) = sm.render_haproxy(model)["backends"]
     assert [line.endswith(" backup") for line in backend["servers"]] == [False, True]
+    # The documented way to make the first server the one IPVS picks (docs/vendors/insignia.md).
+    model = build_example("insignia", services, host_overrides={"insight1": {"pacs_lb_weight": 200}})
+    (vs,) = sm.render_keepalived_virtual_servers(model)
+    assert [(rs["address"], rs["weight"]) for rs in vs["real_servers"]] == [("198.18.104.21", 200),
+                                                                            ("198.18.104.22", 100)]
 
 
 def test_profiles_pass_yamllint():
@@ -309,7 +319,7 @@ def test_profiles_pass_yamllint():
         pytest.skip("yamllint is not installed in this environment")
     paths = [os.path.join(PROFILES, v + ".yml") for v in VENDORS] + [EXAMPLES, os.path.join(ROOT, "tests", "render")]
     proc = subprocess.run([yamllint, "-s", "-c", os.path.join(ROOT, ".yamllint")] + paths,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -335,11 +345,11 @@ def test_rendered_configs_pass_haproxy_and_keepalived_checks(ansible_runs, name)
     for host in balancers:
         haproxy_cfg = os.path.join(run.extra["render_dir"], host + ".haproxy.cfg")
         keepalived_conf = os.path.join(run.extra["render_dir"], host + ".keepalived.conf")
-        checked = subprocess.run([HAPROXY, "-c", "-f", haproxy_cfg], capture_output=True, text=True)
+        checked = subprocess.run([HAPROXY, "-c", "-f", haproxy_cfg], capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "[WARNING]" not in checked.stdout + checked.stderr
         checked = subprocess.run([KEEPALIVED, "-l", "--config-test", "--use-file=" + keepalived_conf],
-                                 capture_output=True, text=True)
+                                 capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         with open(haproxy_cfg) as handle:
             haproxy_text = handle.read()
@@ -380,9 +390,9 @@ def test_rendered_ge_specifics(ansible_runs):
     assert len(re.findall(r"^    lb_kind DR$", keepalived_text, re.M)) == 9
     # Every EA virtual server is probed by HTTP on port 80, whatever port it serves.
     ea_checks = re.findall(r"^virtual_server 198\.18\.105\.101 (\d+) \{(.*?)^\}", keepalived_text, re.M | re.S)
-    assert sorted(int(port) for port, _ in ea_checks) == [80, 104, 443, 2575, 2576, 2762]
-    for _, body in ea_checks:
-        assert body.count("HTTP_GET {") == 2 and body.count("connect_port 80\n") == 2
+    assert sorted(int(port) for port, body in ea_checks) == [80, 104, 443, 2575, 2576, 2762]
+    for port, body in ea_checks:
+        assert body.count("HTTP_GET {") == 2 and body.count("connect_port 80\n") == 2, port
 
 
 # ------------------------------------------------------------- preflight
