@@ -143,15 +143,16 @@ def interface_with_address(ip_json, address):
     return None
 
 
-def linux_plan(state, vips, lo_addresses, old_state, sysctls, current_values):
+def linux_plan(state, vips, lo_addresses, old_state, sysctls, current_values, firewalld_rules=None):
     """What the Linux role must change, and the state file that records it.
 
-    state          present or absent; present with no VIP behaves as absent.
-    vips           dr_vips_for_host() of this host
-    lo_addresses   IPv4 addresses on lo now
-    old_state      the state file written by an earlier run, or {}
-    sysctls        dr_sysctls() for the service interface
-    current_values /proc/sys values now, for every path of sysctls and of old_state
+    state           present or absent; present with no VIP behaves as absent.
+    vips            dr_vips_for_host() of this host
+    lo_addresses    IPv4 addresses on lo now
+    old_state       the state file written by an earlier run, or {}
+    sysctls         dr_sysctls() for the service interface
+    current_values  /proc/sys values now, for every path of sysctls and of old_state
+    firewalld_rules firewalld_rich_rules() wanted now (empty when firewalld is not used)
 
     Only what this role added is ever removed: VIPs already on lo before the
     first run are used but not owned, and every sysctl is restored to the
@@ -187,11 +188,17 @@ def linux_plan(state, vips, lo_addresses, old_state, sysctls, current_values):
         if current_values[path] != before[path]:
             sysctl_restore.append({"path": path, "value": before[path]})
 
+    fw_wanted = list(firewalld_rules or []) if present else []
+    fw_remove = [rule for rule in old_state.get("firewalld_rules", []) if rule not in fw_wanted]
+
     new_state = None
-    if new_owned or new_before:
-        new_state = {"version": STATE_VERSION, "vips": new_owned, "sysctl_before": new_before}
+    if new_owned or new_before or fw_wanted:
+        new_state = {"version": STATE_VERSION, "vips": new_owned, "sysctl_before": new_before,
+                     "firewalld_rules": fw_wanted}
     return {
         "present": present,
+        "firewalld_add": fw_wanted,
+        "firewalld_remove": fw_remove,
         "add": add,
         "remove": remove,
         "sysctl_set": sysctl_set,

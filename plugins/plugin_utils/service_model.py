@@ -401,6 +401,9 @@ def _normalize_service(raw, ctx, problems):
         if server_port is not None and ranges != [(ranges[0][0], ranges[0][0])]:
             problems.add(gwhere, "server_port", "port translation needs exactly one VIP port")
         check = _normalize_check(group.get("check", svc["check"]), gwhere, problems, renderer, svc["protocol"])
+        if (isinstance(group.get("ports"), dict) and check and check["type"] not in ("none", "icmp", "external")
+                and not check.get("port") and server_port is None):
+            problems.add(gwhere, "check.port", "a service on 'all ports except' needs check.port: which port proves the server is up?")
         if svc["mode"] in IPVS_MODES and sum(last - first + 1 for first, last in ranges) > IPVS_MAX_PORTS:
             problems.add(gwhere, "ports", "Layer 4 DR/NAT renders one IPVS virtual server per port; at most %d ports "
                          "(firewall-mark services are not supported yet)" % IPVS_MAX_PORTS)
@@ -630,7 +633,7 @@ def _check_collisions(services, balancers, problems):
                 bound.append((group["vip"], svc["name"], first, last))
 
 
-def haproxy_check_lines(check):
+def haproxy_check_lines(check, host_header=None):
     """Backend lines that implement a check in HAProxy (the template lays them out)."""
     ctype = check["type"]
     if ctype in ("connect", "none"):
@@ -638,8 +641,9 @@ def haproxy_check_lines(check):
     if ctype in ("http", "http_head", "https"):
         method = "HEAD" if ctype == "http_head" else "GET"
         send = "http-check send meth %s uri %s ver HTTP/1.1" % (method, check["path"])
-        if check.get("host"):
-            send += " hdr Host %s" % check["host"]
+        # HTTP/1.1 requires a Host header; IIS and Tomcat answer 400 without one.
+        if check.get("host") or host_header:
+            send += " hdr Host %s" % (check.get("host") or host_header)
         return ["option httpchk", send, "http-check expect status %s" % check["status"]]
     if ctype in ("external", "icmp"):
         return ["option external-check", "external-check command %s" % (
@@ -701,7 +705,7 @@ def _backend(name, svc, group, servers, scheduler, http):
     if http and svc["forwardfor"]:
         lines.append("option forwardfor")
     if check:
-        lines += haproxy_check_lines(check)
+        lines += haproxy_check_lines(check, group["vip"] if ":" not in (group["vip"] or "") else "[%s]" % group["vip"])
         lines.append("default-server inter %dms fall %d rise %d on-marked-down shutdown-sessions" % (
             check["interval"], check["fall"], check["rise"]))
         lines.append("timeout check %dms" % check["timeout"])
@@ -781,14 +785,18 @@ def render_keepalived_virtual_servers(model):
             ports = [p for first, last in group["ports"] for p in range(first, last + 1)[:IPVS_MAX_PORTS + 1]]
             for port in ports[:IPVS_MAX_PORTS]:
                 reals = []
-                for srv in svc["servers"]:
+                for pos, srv in enumerate(svc["servers"]):
                     rport = group["server_port"] or srv["port"] or port
-                    reals.append({"address": srv["address"], "port": rport,
-                                  "weight": 0 if srv["backup"] and svc["scheduler"] != "first" else srv["weight"],
+                    # Failover in IPVS is the "fo" scheduler: the available
+                    # server with the highest weight takes everything, so the
+                    # inventory order becomes a strictly falling weight.
+                    weight = max(1, 256 - pos) if svc["failover"] else srv["weight"]
+                    reals.append({"address": srv["address"], "port": rport, "weight": weight,
                                   "check": _keepalived_check(check, srv["address"], rport)})
                 blocks.append({
                     "service": svc["name"], "vip": group["vip"], "port": port,
-                    "lb_algo": SCHEDULERS[svc["scheduler"]][1], "lb_kind": LVS_METHOD[svc["mode"]],
+                    "lb_algo": "fo" if svc["failover"] else SCHEDULERS[svc["scheduler"]][1],
+                    "lb_kind": LVS_METHOD[svc["mode"]],
                     "persistence_timeout": svc["persistence_timeout"] if svc["persistence"] == "source_ip" else None,
                     "delay_loop": max(1, check["interval"] // 1000) if check else 5,
                     "real_servers": reals,
@@ -817,10 +825,10 @@ def _keepalived_check(check, address, port):
                                                 "misc_timeout %d" % timeout]}
     if check["type"] == "dicom":
         return {"kind": "MISC_CHECK", "lines": [
-            'misc_path "/usr/local/libexec/pacs_lb/check_dicom %s %d %s %s"' % (
+            'misc_path "/usr/local/libexec/pacs_lb/pacs_lb_check dicom %s %d %s %s"' % (
                 address, cport, check["called_ae"], check["calling_ae"]),
             "misc_timeout %d" % timeout]}
     if check["type"] == "hl7":
-        return {"kind": "MISC_CHECK", "lines": ['misc_path "/usr/local/libexec/pacs_lb/check_hl7 %s %d"' % (address, cport),
+        return {"kind": "MISC_CHECK", "lines": ['misc_path "/usr/local/libexec/pacs_lb/pacs_lb_check hl7 %s %d"' % (address, cport),
                                                 "misc_timeout %d" % timeout]}
     raise ValueError(check["type"])

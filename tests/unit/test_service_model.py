@@ -98,7 +98,7 @@ def test_cookie_with_source_ip_fallback():
     assert backend["mode"] == "http"
     assert "cookie PACSLB insert indirect nocache" in backend["lines"]
     assert "stick on src" in backend["lines"]
-    assert "http-check send meth HEAD uri / ver HTTP/1.1" in backend["lines"]
+    assert "http-check send meth HEAD uri / ver HTTP/1.1 hdr Host 198.18.10.100" in backend["lines"]
     assert backend["servers"][0].endswith("cookie pacs1")
 
 
@@ -165,3 +165,21 @@ def test_every_problem_is_reported_at_once():
     assert any(p.startswith("service 'BAD': vip:") for p in problems)
     assert any(p.startswith("service 'BAD': ports:") for p in problems)
     assert any(p.startswith("service 'BAD': pool:") for p in problems)
+
+
+def test_failover_in_ipvs_uses_fo_with_falling_weights():
+    model = build([{"name": "DR_FAILOVER", "vip": "198.18.10.100", "ports": 104, "mode": "l4_dr",
+                    "failover": True, "pool": "pacs", "check": "connect"}])
+    block = sm.render_keepalived_virtual_servers(model)[0]
+    assert block["lb_algo"] == "fo"
+    assert [r["weight"] for r in block["real_servers"]] == [256, 255]
+
+
+def test_all_except_needs_an_explicit_check_port():
+    svc = {"name": "DB_MT", "vip": "198.18.10.100", "ports": {"all_except": [20000]}, "mode": "l4_snat",
+           "pool": "pacs", "check": "connect"}
+    with pytest.raises(sm.ModelError) as err:
+        build([svc])
+    assert err.value.problems == ["service 'DB_MT': check.port: a service on 'all ports except' needs check.port: "
+                                  "which port proves the server is up?"]
+    build([dict(svc, check={"type": "connect", "port": 1521})])

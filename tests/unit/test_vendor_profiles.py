@@ -106,7 +106,7 @@ RENDER_COUNTS = {
     "infinitt": {"frontend": 4, "backend": 4, "virtual_server": 0, "vips": 4},
     "insignia": {"frontend": 1, "backend": 1, "virtual_server": 1, "vips": 2},
     "ge_centricity": {"frontend": 15, "backend": 15, "virtual_server": 9, "vips": 10},
-    "lab": {"frontend": 2, "backend": 2, "virtual_server": 0, "vips": 1},
+    "lab": {"frontend": 5, "backend": 6, "virtual_server": 0, "vips": 1},
 }
 
 
@@ -156,7 +156,7 @@ def build_example(vendor, user_services=None, host_overrides=None):
         hostvars[host].update(extra)
     assert gv["pacs_lb_vendor"] == vendor
     services = gv["pacs_lb_services"] if user_services is None else user_services
-    return sm.build_model(load_profile(vendor)["services"], services, gv["pacs_lb_vrrp_instances"],
+    return sm.build_model(load_profile(vendor)["preflight_vendor_services"], services, gv["pacs_lb_vrrp_instances"],
                           gv["pacs_lb_pools"], groups, hostvars)
 
 
@@ -272,7 +272,7 @@ def test_profile_back_ends_are_routes(vendor):
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_profile_is_address_free_and_well_formed(vendor):
     """Profiles leave addresses to the user, use logical pools, and describe every VIP."""
-    services = load_profile(vendor)["services"]
+    services = load_profile(vendor)["preflight_vendor_services"]
     pools = read_yaml(EXAMPLES, vendor, "group_vars", "all", "pacs_lb.yml")["pacs_lb_pools"]
     for svc in services:
         assert sm.NAME_RE.match(svc["name"]), svc["name"]
@@ -284,7 +284,7 @@ def test_profile_is_address_free_and_well_formed(vendor):
         if svc["mode"] == "l4_dr":
             assert "server_port" not in svc, svc["name"]
     with open(os.path.join(PROFILES, vendor + ".yml")) as handle:
-        header = handle.read().split("\nservices:")[0]
+        header = handle.read().split("\npreflight_vendor_services:")[0]
     assert "Interpretation" in header
 
 
@@ -301,22 +301,20 @@ def test_insignia_failover_variants():
     for svc in by_name.values():
         assert [srv["backup"] for srv in svc["servers"]] == [False, True]
     (vs,) = sm.render_keepalived_virtual_servers(model)
-    # IPVS weighted failover with both weights non-zero: a weight-0 standby would never take over.
+    # IPVS weighted failover: strictly falling weights make the inventory order the failover order.
     assert vs["lb_algo"] == "fo"
-    assert [rs["weight"] for rs in vs["real_servers"]] == [100, 100]
+    assert [rs["weight"] for rs in vs["real_servers"]] == [256, 255]
     (backend,) = sm.render_haproxy(model)["backends"]
     assert [line.endswith(" backup") for line in backend["servers"]] == [False, True]
-    # The documented way to make the first server the one IPVS picks (docs/vendors/insignia.md).
-    model = build_example("insignia", services, host_overrides={"insight1": {"pacs_lb_weight": 200}})
+    # The inventory order is the failover order, whatever pacs_lb_weight says.
+    model = build_example("insignia", services, host_overrides={"insight2": {"pacs_lb_weight": 200}})
     (vs,) = sm.render_keepalived_virtual_servers(model)
-    assert [(rs["address"], rs["weight"]) for rs in vs["real_servers"]] == [("198.18.104.21", 200),
-                                                                            ("198.18.104.22", 100)]
+    assert [(rs["address"], rs["weight"]) for rs in vs["real_servers"]] == [("198.18.104.21", 256),
+                                                                            ("198.18.104.22", 255)]
 
 
 def test_profiles_pass_yamllint():
     yamllint = os.path.join(os.path.dirname(sys.executable), "yamllint")
-    if not os.path.exists(yamllint):
-        pytest.skip("yamllint is not installed in this environment")
     paths = [os.path.join(PROFILES, v + ".yml") for v in VENDORS] + [EXAMPLES, os.path.join(ROOT, "tests", "render")]
     proc = subprocess.run([yamllint, "-s", "-c", os.path.join(ROOT, ".yamllint")] + paths,
                           capture_output=True, text=True, check=False)

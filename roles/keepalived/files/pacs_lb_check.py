@@ -1,0 +1,37 @@
+#!/usr/bin/python3
+"""keepalived MISC_CHECK for IPVS real servers: exit 0 when the server speaks.
+
+    pacs_lb_check dicom HOST PORT CALLED_AE CALLING_AE   (association + C-ECHO)
+    pacs_lb_check hl7 HOST PORT                          (MLLP message, ACK AA/CA)
+
+The protocol code is the collection's module_utils (dicom_pdu.py, mllp.py),
+installed next to this script by the keepalived role, so keepalived's checks
+send the same bytes as HAProxy's checks and the dicom_echo module.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "lib", "pacs_lb"))
+
+import dicom_pdu  # noqa: E402
+import mllp  # noqa: E402
+
+TIMEOUT = float(os.environ.get("PACS_LB_CHECK_TIMEOUT", "5"))
+
+
+def main(argv):
+    if len(argv) == 5 and argv[0] == "dicom":
+        result = dicom_pdu.echo(argv[1], int(argv[2]), argv[3], argv[4], timeout=TIMEOUT)
+    elif len(argv) == 3 and argv[0] == "hl7":
+        result = mllp.probe(argv[1], int(argv[2]), timeout=TIMEOUT)
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    if not result.get("ok"):
+        sys.stderr.write("%s\n" % (result.get("error") or result))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
