@@ -427,7 +427,12 @@ def render_haproxy_config(topology, services, stats_socket, tuning=None, role_va
 
 
 def add_tuning(text, tuning):
-    """Append lines at the end of every section of a kind (global, defaults, frontend, backend)."""
+    """Append lines at the end of every section of a kind (global, defaults, frontend, backend).
+
+    tuning["sub"]: (regex, replacement) pairs applied to the rendered text first.
+    """
+    for pattern, replacement in tuning.get("sub", ()):
+        text = re.sub(pattern, replacement, text, flags=re.M)
     out, section = [], None
 
     def flush():

@@ -46,6 +46,9 @@ VARIANTS = {
     "role": {},
     "redispatch-1": {"defaults": ["option redispatch 1"]},
     "redispatch-1+connect-1s": {"defaults": ["option redispatch 1", "timeout connect 1s"]},
+    # without shutdown-sessions (shows that it kills sessions still connecting when the server goes DOWN)
+    "redispatch-1+connect-1s-no-shutdown": {"defaults": ["option redispatch 1", "timeout connect 1s"],
+                                            "sub": [(r" on-marked-down shutdown-sessions", "")]},
 }
 NFT_TABLE = "pacs_lb_perf_fo"
 # The role's frontends log with "option tcplog"; the benchmark only adds a log target.
