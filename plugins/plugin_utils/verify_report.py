@@ -76,9 +76,11 @@ def probe_outcome(probe, result):
         status = result.get("status", -1)
         ok = status is not None and status > 0 and _status_ok(status, probe["status"])
         detail = "HTTP %s" % status if status and status > 0 else (result.get("msg") or "no HTTP answer")
-        return ok, result.get("elapsed") * 1000.0 if result.get("elapsed") is not None else None, detail
+        # uri reports whole seconds only: no latency rather than a false 0 ms.
+        return ok, result["elapsed"] * 1000.0 if result.get("elapsed") else None, detail
     ok = not result.get("failed") and "elapsed" in result
-    return ok, result.get("elapsed", 0) * 1000.0 if ok else None, "TCP connect" if ok else (result.get("msg") or "connect failed")
+    return (ok, result["elapsed"] * 1000.0 if ok and result.get("elapsed") else None,
+            "TCP connect" if ok else (result.get("msg") or "connect failed"))
 
 
 def _backend_frontends(model):

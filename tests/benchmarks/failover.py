@@ -49,6 +49,9 @@ VARIANTS = {
     # without shutdown-sessions (shows that it kills sessions still connecting when the server goes DOWN)
     "redispatch-1+connect-1s-no-shutdown": {"defaults": ["option redispatch 1", "timeout connect 1s"],
                                             "sub": [(r" on-marked-down shutdown-sessions", "")]},
+    # ... and TCP_USER_TIMEOUT on the server side: a transfer to a server that stopped answering is cut after 5 s
+    "redispatch-1+connect-1s+tcp-ut": {"defaults": ["option redispatch 1", "timeout connect 1s"],
+                                       "sub": [(r" on-marked-down shutdown-sessions", " tcp-ut 5s")]},
 }
 NFT_TABLE = "pacs_lb_perf_fo"
 # The role's frontends log with "option tcplog"; the benchmark only adds a log target.
@@ -175,6 +178,9 @@ def trial(bench, haproxy, servers, failure, rng, watch_s):
         "sim": {k: rec.get(k) for k in ("sent", "acknowledged", "failed_associations", "broken_associations",
                                         "retried", "gave_up", "missing_on_server", "stored_unacknowledged",
                                         "on_several_servers")},
+        # how long the modality waited on a C-STORE whose association died (its DIMSE timeout is 15 s)
+        "sim_longest_lost_store_s": max([r["elapsed_ms"] / 1000 for r in recs if r.get("type") == "store"
+                                         and r.get("outcome") == "no_response"], default=None),
     }
 
 
@@ -238,11 +244,13 @@ def main(argv=None):
                               sum(r["sim"].get("broken_associations") or 0 for r in res),
                               sum(r["sim"].get("retried") or 0 for r in res)),
             sum(r["sim"].get("gave_up") or 0 for r in res),
+            bl.fmt(max([r["sim_longest_lost_store_s"] or 0 for r in res]) or None),
         ])
     print()
     print(bl.table(["checks", "HAProxy", "failure", "trials", "DOWN after s, median (range)",
                     "new associations failed / started in window", "worst association latency s",
-                    "modality sim: missing on server", "sim: failed / broken assocs / instances retried", "sim: gave up"],
+                    "modality sim: missing on server", "sim: failed / broken assocs / instances retried", "sim: gave up",
+                    "sim: longest wait on a lost C-STORE s"],
                    rows))
     path = bl.save_results("failover", out)
     print("\nresults: %s (%.0f s)" % (path, out["duration_s"]))
