@@ -18,7 +18,7 @@ description:
     explicit C(servers) list, by one of O(addresses).
   - Companion filters used by the roles are C(dr_pool_members), C(dr_sysctls), C(dr_linux_plan), C(dr_nft_input_chains),
     C(dr_nft_rules), C(dr_nft_owned_rules), C(dr_nft_plan), C(dr_firewalld_rich_rules), C(dr_windows_firewall_rules),
-    C(dr_parse_proc_values), C(dr_lo_ipv4_addresses) and C(dr_interface_with_address);
+    C(dr_parse_proc_values), C(dr_parse_host_state), C(dr_lo_ipv4_addresses) and C(dr_interface_with_address);
     see plugins/plugin_utils/realserver.py.
 options:
   _input:
@@ -73,6 +73,7 @@ class FilterModule(object):
             "dr_sysctls": _wrap(rs.dr_sysctls),
             "dr_linux_plan": _wrap(rs.linux_plan),
             "dr_parse_proc_values": _wrap(rs.parse_proc_values),
+            "dr_parse_host_state": _wrap(rs.parse_host_state),
             "dr_lo_ipv4_addresses": _wrap(rs.lo_ipv4_addresses),
             "dr_interface_with_address": _wrap(rs.interface_with_address),
             "dr_nft_input_chains": _wrap(rs.nft_input_chains),

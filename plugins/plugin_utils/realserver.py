@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import hashlib
 import ipaddress
+import json
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 
@@ -297,3 +298,37 @@ def windows_firewall_rules(vips, prefix="PACS LB DR"):
     """Inbound Windows firewall rules, one per VIP: name, localip, localport."""
     return [{"name": "%s %s" % (prefix, vip["vip"]), "localip": vip["vip"], "localport": vip["port_spec"]}
             for vip in vips]
+
+
+HOST_STATE_SECTIONS = ("probe", "addr", "route", "sysctl", "state", "nft", "interfaces", "firewalld")
+
+
+def parse_host_state(text):
+    """The output of the Linux role's one-round-trip read ('### name' sections) as a dict.
+
+    probe: paths that exist; addr, route: 'ip -j' output; sysctl: /proc/sys
+    values by path; state: the role's record; nft: 'nft -j list ruleset';
+    interfaces: /etc/network/interfaces; firewalld: 'firewall-cmd --state'.
+    """
+    raw = dict((name, []) for name in HOST_STATE_SECTIONS)
+    current = None
+    for line in (text or "").splitlines():
+        if line.startswith("### ") and line[4:].strip() in raw:
+            current = line[4:].strip()
+        elif current is not None:
+            raw[current].append(line)
+
+    def _json(lines, empty):
+        body = "\n".join(lines).strip()
+        return json.loads(body) if body else empty
+
+    return {
+        "probe": [line for line in raw["probe"] if line.strip()],
+        "addr": _json(raw["addr"], []),
+        "route": _json(raw["route"], []),
+        "sysctl": parse_proc_values("\n".join(raw["sysctl"])),
+        "state": _json(raw["state"], {}),
+        "nft": _json(raw["nft"], {}),
+        "interfaces": "\n".join(raw["interfaces"]),
+        "firewalld": "\n".join(raw["firewalld"]).strip(),
+    }

@@ -825,10 +825,10 @@ def _keepalived_check(check, address, port):
                                                 "misc_timeout %d" % timeout]}
     if check["type"] == "dicom":
         return {"kind": "MISC_CHECK", "lines": [
-            'misc_path "/usr/local/libexec/pacs_lb/pacs_lb_check dicom %s %d %s %s"' % (
+            'misc_path "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py dicom %s %d %s %s"' % (
                 address, cport, check["called_ae"], check["calling_ae"]),
             "misc_timeout %d" % timeout]}
     if check["type"] == "hl7":
-        return {"kind": "MISC_CHECK", "lines": ['misc_path "/usr/local/libexec/pacs_lb/pacs_lb_check hl7 %s %d"' % (address, cport),
+        return {"kind": "MISC_CHECK", "lines": ['misc_path "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py hl7 %s %d"' % (address, cport),
                                                 "misc_timeout %d" % timeout]}
     raise ValueError(check["type"])

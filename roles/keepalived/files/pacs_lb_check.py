@@ -1,8 +1,7 @@
-#!/usr/bin/python3
 """keepalived MISC_CHECK for IPVS real servers: exit 0 when the server speaks.
 
-    pacs_lb_check dicom HOST PORT CALLED_AE CALLING_AE   (association + C-ECHO)
-    pacs_lb_check hl7 HOST PORT                          (MLLP message, ACK AA/CA)
+    python3 pacs_lb_check.py dicom HOST PORT CALLED_AE CALLING_AE   (association + C-ECHO)
+    python3 pacs_lb_check.py hl7 HOST PORT                          (MLLP message, ACK AA/CA)
 
 The protocol code is the collection's module_utils (dicom_pdu.py, mllp.py),
 installed next to this script by the keepalived role, so keepalived's checks
