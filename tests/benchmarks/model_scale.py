@@ -1,0 +1,107 @@
+"""Preflight + render time for a large model: 200 services x 20 real servers.
+
+    .venv/bin/python tests/benchmarks/model_scale.py [--services 200] [--servers 20] [--ansible]
+
+Times the pure-Python path (build_model, render_haproxy,
+render_keepalived_virtual_servers) and, with --ansible, the whole controller
+path a user runs: the preflight role and both role templates through
+ansible-playbook (tests/render/render.yml) on a generated inventory, then
+`haproxy -c` of the result.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
+
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm  # noqa: E402
+
+MODES = ("l7", "l7", "l7", "l4_snat", "l4_dr")
+CHECKS = ({"type": "dicom", "called_ae": "PACS"}, {"type": "http", "path": "/health"}, "connect",
+          {"type": "hl7"}, "connect")
+
+
+def inventory(services, servers):
+    """(groups, hostvars, services, vrrp_instances) on 198.18.0.0/16."""
+    hostvars = {"lb1": {"pacs_lb_address": "198.18.0.11"}, "lb2": {"pacs_lb_address": "198.18.0.12"}}
+    groups = {"balancers": ["lb1", "lb2"], "pacs": []}
+    for num in range(servers):
+        name = "pacs%d" % (num + 1)
+        groups["pacs"].append(name)
+        hostvars[name] = {"pacs_lb_address": "198.18.1.%d" % (num + 1)}
+    svcs = []
+    for num in range(services):
+        mode = MODES[num % len(MODES)]
+        svcs.append({
+            "name": "SVC_%03d" % num, "vip": "198.18.%d.%d" % (2 + num // 200, 1 + num % 200),
+            "ports": 104 if mode != "l7" or num % 3 else "80,443,2104", "mode": mode,
+            "protocol": "dicom" if num % 5 == 0 else "tcp",
+            "persistence": "source_ip" if num % 2 else "none", "pool": "pacs",
+            "check": CHECKS[num % len(CHECKS)] if mode != "l4_dr" else "connect",
+        })
+    instances = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.0.0/16"}]
+    return groups, hostvars, svcs, instances
+
+
+def python_path(services, servers, rounds):
+    groups, hostvars, svcs, instances = inventory(services, servers)
+    times = []
+    for _round in range(rounds):
+        start = time.perf_counter()
+        model = sm.build_model([], svcs, instances, {}, groups, hostvars)
+        sections = sm.render_haproxy(model)
+        blocks = sm.render_keepalived_virtual_servers(model)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times), len(sections["backends"]), len(blocks)
+
+
+def ansible_path(services, servers):
+    groups, hostvars, svcs, instances = inventory(services, servers)
+    with tempfile.TemporaryDirectory() as tmp:
+        inv = {"all": {"children": {}}}
+        for group, hosts in groups.items():
+            inv["all"]["children"][group] = {"hosts": {h: hostvars[h] for h in hosts}}
+        os.makedirs(os.path.join(tmp, "inv", "group_vars", "all"))
+        with open(os.path.join(tmp, "inv", "hosts.yml"), "w") as handle:
+            yaml.safe_dump(inv, handle)
+        with open(os.path.join(tmp, "inv", "group_vars", "all", "pacs_lb.yml"), "w") as handle:
+            yaml.safe_dump({"pacs_lb_services": svcs, "pacs_lb_vrrp_instances": instances}, handle)
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+                   ANSIBLE_HOME=os.path.join(ROOT, ".build", "ansible-home"))
+        start = time.perf_counter()
+        subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+                        os.path.join(tmp, "inv"), os.path.join(ROOT, "tests", "render", "render.yml"),
+                        "-e", "render_dir=" + os.path.join(tmp, "out")], check=True, cwd=ROOT, env=env,
+                       stdout=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - start
+        cfg = os.path.join(tmp, "out", "lb1.haproxy.cfg")
+        checked = subprocess.run(["/usr/sbin/haproxy", "-c", "-f", cfg], capture_output=True, text=True, check=False)
+        size = os.path.getsize(cfg)
+        return elapsed, checked.returncode, size
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--services", type=int, default=200)
+    parser.add_argument("--servers", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ansible", action="store_true")
+    args = parser.parse_args()
+    median, best, backends, blocks = python_path(args.services, args.servers, args.rounds)
+    print("model %d services x %d servers: build+render (Python) median %.3f s, best %.3f s; "
+          "%d HAProxy backends, %d IPVS virtual servers" % (args.services, args.servers, median, best, backends, blocks))
+    if args.ansible:
+        elapsed, rc, size = ansible_path(args.services, args.servers)
+        print("preflight role + both templates for 2 balancers via ansible-playbook: %.1f s; "
+              "haproxy -c exit %d on a %d kB haproxy.cfg" % (elapsed, rc, size // 1024))
+
+
+if __name__ == "__main__":
+    main()
