@@ -64,6 +64,26 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 
 
+def _plain(value):
+    """Plain Python copies of the inputs.
+
+    ansible-core hands filters lazily templated, tagged containers; the model
+    copies and walks its input many times, which on those containers cost
+    ~40 s for 200 services instead of 0.2 s. Materialize them once here.
+    """
+    if isinstance(value, dict):
+        return dict((str(k), _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
 def _plain_hostvars(hostvars, groups):
     """Only what the model reads, so that lazy host variables are templated here."""
     wanted = ("pacs_lb_address", "ansible_host", "pacs_lb_weight", "pacs_lb_backup", "pacs_lb_server_port")
@@ -79,8 +99,8 @@ def _plain_hostvars(hostvars, groups):
 def service_model(profile_services, user_services=None, vrrp_instances=None, pools=None, groups=None,
                   hostvars=None, balancer_group="balancers"):
     try:
-        return sm.build_model(profile_services, user_services, vrrp_instances, pools, dict(groups or {}),
-                              _plain_hostvars(hostvars, groups), balancer_group)
+        return sm.build_model(_plain(profile_services), _plain(user_services), _plain(vrrp_instances), _plain(pools),
+                              _plain(dict(groups or {})), _plain(_plain_hostvars(hostvars, groups)), str(balancer_group))
     except sm.ModelError as exc:
         raise AnsibleFilterError("The PACS load balancer model is invalid (%d problem%s); no host was changed:\n%s" % (
             len(exc.problems), "" if len(exc.problems) == 1 else "s", "\n".join("- " + p for p in exc.problems)))
