@@ -13,11 +13,12 @@ SANITY_TREE := .build/sanity/ansible_collections/medimaging/pacs_lb
 APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables rsync make
 LAB_INVENTORY := inventories/lab
 
-.PHONY: help deps venv image lab lab-check lab-destroy test lint sanity unit molecule build clean
+.PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit molecule build clean
 
 help:
 	@echo "make lab          build and converge the local two-balancer lab, then check every VIP"
 	@echo "make lab-destroy  remove the lab"
+	@echo "make resilience   fault scenarios under load on the running lab"
 	@echo "make test         lint, ansible-test sanity, unit tests and the Molecule scenarios"
 
 .build/apt.stamp:
@@ -51,6 +52,11 @@ lab: image
 
 lab-check: deps
 	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) playbooks/verify.yml
+
+# The full fault scenarios under load on a running lab (20 configuration
+# reloads); Molecule runs the same playbook with 3 reloads.
+resilience: deps
+	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) tests/lab/resilience.yml -e lab_reloads=20
 
 lab-destroy: deps
 	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) tests/lab/destroy.yml

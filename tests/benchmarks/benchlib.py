@@ -461,13 +461,19 @@ class Haproxy(object):
         check = run(bench.topology.exec_argv("lb", ["haproxy", "-c", "-f", self.cfg_path]), check=False)
         if check.returncode != 0:
             raise RuntimeError("haproxy -c failed:\n%s\n%s" % (check.stdout, check.stderr))
+        if os.path.exists(self.stats_socket):
+            os.unlink(self.stats_socket)  # left by an earlier HAProxy of the same name
         self.proc = bench.own(Proc(name, bench.topology.exec_argv("lb", ["haproxy", "-f", self.cfg_path, "-db"]),
                                    log_path=os.path.join(bench.workdir, "%s.log" % name)))
         deadline = time.monotonic() + 15
-        while not os.path.exists(self.stats_socket):
-            if time.monotonic() > deadline or not self.proc.alive():
-                raise RuntimeError("haproxy did not start; see %s" % self.proc.log_path)
-            time.sleep(0.05)
+        while True:
+            try:
+                self.command("show info")
+                break
+            except OSError:
+                if time.monotonic() > deadline or not self.proc.alive():
+                    raise RuntimeError("haproxy did not start; see %s" % self.proc.log_path) from None
+                time.sleep(0.05)
 
     @property
     def pid(self):

@@ -49,9 +49,17 @@ VARIANTS = {
     # without shutdown-sessions (shows that it kills sessions still connecting when the server goes DOWN)
     "redispatch-1+connect-1s-no-shutdown": {"defaults": ["option redispatch 1", "timeout connect 1s"],
                                             "sub": [(r" on-marked-down shutdown-sessions", "")]},
-    # ... and TCP_USER_TIMEOUT on the server side: a transfer to a server that stopped answering is cut after 5 s
+    # ... and TCP_USER_TIMEOUT on the server side: data a dead host does not acknowledge cuts the session after
+    # 10 s. On the server lines: HAProxy 2.6.12 accepts "tcp-ut" on default-server but does not apply it (strace).
     "redispatch-1+connect-1s+tcp-ut": {"defaults": ["option redispatch 1", "timeout connect 1s"],
-                                       "sub": [(r" on-marked-down shutdown-sessions", " tcp-ut 5s")]},
+                                       "sub": [(r" on-marked-down shutdown-sessions", ""),
+                                               (r"^(    server .*)$", r"\1 tcp-ut 10s")]},
+    # ... and TCP keepalive towards the servers: an association waiting for a response from a dead host
+    # (nothing unacknowledged, so tcp-ut cannot fire) is cut ~4 s after the host stops answering
+    "redispatch-1+connect-1s+tcp-ut+srvtcpka": {
+        "defaults": ["option redispatch 1", "timeout connect 1s", "option srvtcpka", "srvtcpka-idle 2s",
+                     "srvtcpka-intvl 1s", "srvtcpka-cnt 2"],
+        "sub": [(r" on-marked-down shutdown-sessions", ""), (r"^(    server .*)$", r"\1 tcp-ut 10s")]},
 }
 NFT_TABLE = "pacs_lb_perf_fo"
 # The role's frontends log with "option tcplog"; the benchmark only adds a log target.

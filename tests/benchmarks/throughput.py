@@ -36,6 +36,10 @@ CANDIDATES = {
     "qa-server": ("quickack 1 on the balancer's server-side routes only", {}, ("server",)),
     "qa-client": ("quickack 1 on the balancer's client-side routes only", {}, ("client",)),
     "quickack": ("quickack 1 on all the balancer's routes (proposed default)", {}, ("client", "server")),
+    "splice-forced": ("option splice-request + splice-response", {"defaults": ["option splice-request",
+                                                                             "option splice-response"]}, ()),
+    "quickack+bufsize64k": ("quickack 1 on all routes + tune.bufsize 65536", {"global": ["tune.bufsize 65536"]},
+                            ("client", "server")),
 }
 
 SINK_LAYOUT = {
@@ -65,10 +69,12 @@ def services_for(bench, sinks):
 
 
 class Runner(object):
-    def __init__(self, bench, sinks, files, file_bytes, timeout_per_image=2.0):
+    def __init__(self, bench, sinks, files, file_bytes, nodelay_files=None, timeout_per_image=2.0):
         self.bench, self.sinks, self.files, self.file_bytes = bench, sinks, files, file_bytes
+        self.nodelay_files = nodelay_files or files
         self.timeout_per_image = timeout_per_image
         self.timeouts = 0
+        self.haproxy = None  # set by the caller: the HAProxy whose CPU is read around proxied runs
 
     def target(self, sink_name, path):
         sink = self.sinks[sink_name]
@@ -83,10 +89,13 @@ class Runner(object):
         sink.clear(self.bench.topology)
         topo = self.bench.topology
         packets_before = topo.link_packets("lb")
+        cpu_before = self.haproxy.cpu() if self.haproxy and path == "proxy" else None
         start = time.monotonic()
         if client == "storescu":
-            ok = self._storescu(host, port, nodelay, associations)
-            sent = len(self.files)
+            # TCP_NODELAY runs are ~15x faster: more images make them long enough to time
+            files = self.nodelay_files if nodelay else self.files
+            ok = self._storescu(host, port, nodelay, associations, files)
+            sent = len(files)
             nbytes = sent * self.file_bytes
         else:
             summary = bl.netns_call(topo.ns["cli"], lambda: ms.simulate(
@@ -97,22 +106,27 @@ class Runner(object):
             nbytes = summary["bytes_acknowledged"]
             ok = summary["gave_up"] == 0
         elapsed = time.monotonic() - start
+        cpu_after = self.haproxy.cpu() if cpu_before else None
         packets_after = topo.link_packets("lb")
         stored = sink.count(topo)
         complete = ok and stored >= sent
         if not complete:
             self.timeouts += 1
         tx = sum(packets_after[d]["tx_packets"] - packets_before[d]["tx_packets"] for d in packets_after)
+        cpu_ms = None
+        if cpu_before:
+            delta = bl.cpu_delta(cpu_before, cpu_after)
+            cpu_ms = delta["self_ms"] + delta["children_ms"]
         return {"mb_s": nbytes / 1e6 / elapsed if complete else None, "elapsed_s": elapsed, "stored": stored,
-                "sent": sent, "lb_tx_packets": tx, "mb": nbytes / 1e6}
+                "sent": sent, "lb_tx_packets": tx, "mb": nbytes / 1e6, "haproxy_cpu_ms": cpu_ms}
 
-    def _storescu(self, host, port, nodelay, associations):
+    def _storescu(self, host, port, nodelay, associations, files):
         env = dict(os.environ)
         env.pop("TCP_NODELAY", None)
         if nodelay:
             env["TCP_NODELAY"] = "1"
-        groups = [self.files[i::associations] for i in range(associations)]
-        limit = len(self.files) * self.timeout_per_image + 30
+        groups = [files[i::associations] for i in range(associations)]
+        limit = len(files) * self.timeout_per_image + 30
         procs = [subprocess.Popen(  # pylint: disable=consider-using-with
             self.bench.topology.exec_argv("cli", [bl.DCMTK["storescu"], "-to", "10", "-ta", "10", "-td", "30",
                                                   "-aet", "MODALITY1", "-aec", "ORTHANC", host, str(port)] + group),
@@ -159,14 +173,15 @@ def summarize(results):
         "incomplete_runs": sum(1 for r in results for p in ("direct", "proxy") if r[p]["mb_s"] is None),
         "lb_packets_per_mb_proxy": proxy_pkts / proxy_mb if proxy_mb else None,
         "lb_packets_per_mb_direct": direct_pkts / direct_mb if direct_mb else None,
+        "haproxy_cpu_ms_per_mb": (sum(r["proxy"]["haproxy_cpu_ms"] or 0 for r in results) / proxy_mb) if proxy_mb else None,
     }
 
 
 class TuningSwitcher(object):
     """Starts HAProxy with a candidate's lines and sets the candidate's routes; one HAProxy at a time."""
 
-    def __init__(self, bench, services):
-        self.bench, self.services = bench, services
+    def __init__(self, bench, services, runner=None):
+        self.bench, self.services, self.runner = bench, services, runner
         self.current, self.haproxy = None, None
 
     def use(self, name):
@@ -179,6 +194,8 @@ class TuningSwitcher(object):
                 self.bench.stop(self.haproxy.proc)
             self.haproxy = self.bench.start_haproxy(self.services, tuning=lines, name="haproxy-" + name)
             self.haproxy.wait_servers_up()
+            if self.runner is not None:
+                self.runner.haproxy = self.haproxy
         if self.bench.topology.kind == "veth":
             self.bench.topology.set_quickack(("client", "server"), "off")
             if legs:
@@ -200,6 +217,10 @@ def main(argv=None):
     parser.add_argument("--tunings", default="default,quickack", help="candidates for the main table")
     parser.add_argument("--candidates", default="default,smart,splice,bufsize64k,sockbuf,qa-server,qa-client,quickack",
                         help="candidates compared on storescp stock x1 ('' to skip)")
+    parser.add_argument("--nodelay-candidates", default="default,bufsize64k,splice,splice-forced,quickack,quickack+bufsize64k",
+                        help="candidates compared on storescp TCP_NODELAY x1 ('' to skip)")
+    parser.add_argument("--nodelay-mb", type=float, help="MB per TCP_NODELAY run (default 150, quick 60)")
+    parser.add_argument("--candidate-pairs", type=int, help="pairs per candidate row (default: --pairs)")
     args = parser.parse_args(argv)
     images = args.images or (30 if args.quick else 80)
     pairs = args.pairs or (2 if args.quick else 4)
@@ -208,16 +229,21 @@ def main(argv=None):
     assoc_counts = [int(a) for a in args.associations.split(",") if a]
     tunings = [t for t in args.tunings.split(",") if t]
     candidates = [c for c in args.candidates.split(",") if c]
+    nd_candidates = [c for c in args.nodelay_candidates.split(",") if c]
     if args.topology == "lo":
         tunings = [t for t in tunings if not CANDIDATES[t][2]]
         candidates = [c for c in candidates if not CANDIDATES[c][2]]
+        nd_candidates = [c for c in nd_candidates if not CANDIDATES[c][2]]
     wanted = ["%s-%s" % (k, p) for k in sink_kinds for p in profiles]
     if candidates and "storescp-stock" not in wanted:
         wanted.append("storescp-stock")
+    if nd_candidates and "storescp-nodelay" not in wanted:
+        wanted.append("storescp-nodelay")
 
     info = bl.machine_info()
     started = time.monotonic()
-    out = {"machine": info, "topology": args.topology, "images": images, "pairs": pairs, "rows": [], "candidates": []}
+    out = {"machine": info, "topology": args.topology, "images": images, "pairs": pairs, "rows": [], "candidates": [],
+           "nodelay_candidates": []}
     with bl.Bench(args.topology, keep=args.keep) as bench:
         data_dir = os.path.join(bench.workdir, "data")
         os.makedirs(data_dir)
@@ -225,24 +251,29 @@ def main(argv=None):
         files = ms.write_study_files(study, data_dir)
         file_bytes = os.path.getsize(files[0])
         sinks = start_sinks(bench, wanted)
-        switcher = TuningSwitcher(bench, services_for(bench, sinks))
-        runner = Runner(bench, sinks, files, file_bytes)
+        nodelay_images = max(images, int((args.nodelay_mb or (60 if args.quick else 150)) * 1e6 / file_bytes))
+        nodelay_files = files + ms.write_study_files(ms.plan_studies(1, [("ct", nodelay_images - images)], seed=2)[0],
+                                                     data_dir) if nodelay_images > images else files
+        out["nodelay_images"] = len(nodelay_files)
+        runner = Runner(bench, sinks, files, file_bytes, nodelay_files=nodelay_files)
+        switcher = TuningSwitcher(bench, services_for(bench, sinks), runner)
         out["haproxy_config_default"] = None
 
-        def row(sink, profile, client, assoc, tuning):
-            res = interleaved(runner, sink, profile == "nodelay", client, assoc, pairs, lambda: switcher.use(tuning))
+        def row(sink, profile, client, assoc, tuning, n_pairs=pairs):
+            res = interleaved(runner, sink, profile == "nodelay", client, assoc, n_pairs, lambda: switcher.use(tuning))
             summary = summarize(res)
             summary.update({"sink": sink, "profile": profile, "client": client, "associations": assoc,
                             "tuning": tuning, "runs": res})
             if out["haproxy_config_default"] is None and tuning == "default":
                 out["haproxy_config_default"] = switcher.haproxy.text
-            print("  %-17s %-8s %-10s x%d %-10s direct %6s MB/s  proxy %6s MB/s  ratio %s (min %s)" % (
+            print("  %-17s %-8s %-10s x%d %-10s direct %6s MB/s  proxy %6s MB/s  ratio %s (min %s)  HAProxy %s CPU-ms/MB" % (
                 sink, profile, client, assoc, tuning, bl.fmt(summary["direct_mb_s"], 1),
-                bl.fmt(summary["proxy_mb_s"], 1), bl.fmt(summary["ratio_median"]), bl.fmt(summary["ratio_min"])),
-                flush=True)
+                bl.fmt(summary["proxy_mb_s"], 1), bl.fmt(summary["ratio_median"]), bl.fmt(summary["ratio_min"]),
+                bl.fmt(summary["haproxy_cpu_ms_per_mb"])), flush=True)
             return summary
 
-        print("main table (%d images of %d bytes, %d pairs, topology %s)" % (images, file_bytes, pairs, args.topology))
+        print("main table (%d images of %d bytes, %d with TCP_NODELAY; %d pairs; topology %s)" % (
+            images, file_bytes, len(nodelay_files), pairs, args.topology))
         for tuning in tunings:
             for kind in sink_kinds:
                 for profile in profiles:
@@ -254,28 +285,37 @@ def main(argv=None):
         if candidates:
             print("candidate tunings (storescp stock, storescu, 1 association)")
             for cand in candidates:
-                summary = row("storescp-stock", "stock", "storescu", 1, cand)
+                summary = row("storescp-stock", "stock", "storescu", 1, cand, args.candidate_pairs or pairs)
                 summary["description"] = CANDIDATES[cand][0]
                 out["candidates"].append(summary)
+        if nd_candidates:
+            print("candidate tunings (storescp TCP_NODELAY, storescu, 1 association)")
+            for cand in nd_candidates:
+                summary = row("storescp-nodelay", "nodelay", "storescu", 1, cand, args.candidate_pairs or pairs)
+                summary["description"] = CANDIDATES[cand][0]
+                out["nodelay_candidates"].append(summary)
         out["lb_routes_last"] = bench.topology.routes("lb") if args.topology == "veth" else None
     out["storescu_incomplete_runs"] = runner.timeouts
     out["duration_s"] = round(time.monotonic() - started, 1)
     out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
 
     headers = ["sink, profile, client, assoc", "tuning", "direct MB/s", "via HAProxy MB/s", "ratio median (min)",
-               "balancer pkts/MB"]
+               "balancer pkts/MB", "HAProxy CPU-ms/MB"]
     rows = [["%s %s, %s x%d" % (r["sink"].split("-")[0], "TCP_NODELAY" if r["profile"] == "nodelay" else "stock",
                                 r["client"], r["associations"]), r["tuning"], bl.fmt(r["direct_mb_s"], 1),
              bl.fmt(r["proxy_mb_s"], 1), "%s (%s)" % (bl.fmt(r["ratio_median"]), bl.fmt(r["ratio_min"])),
-             bl.fmt(r["lb_packets_per_mb_proxy"], 0)] for r in out["rows"]]
+             bl.fmt(r["lb_packets_per_mb_proxy"], 0), bl.fmt(r["haproxy_cpu_ms_per_mb"])] for r in out["rows"]]
     print()
     print(bl.table(headers, rows))
-    if out["candidates"]:
-        print()
-        print(bl.table(["candidate", "what", "direct MB/s", "via HAProxy MB/s", "ratio median (min)", "balancer pkts/MB"],
-                       [[c["tuning"], c["description"], bl.fmt(c["direct_mb_s"], 1), bl.fmt(c["proxy_mb_s"], 1),
-                         "%s (%s)" % (bl.fmt(c["ratio_median"]), bl.fmt(c["ratio_min"])),
-                         bl.fmt(c["lb_packets_per_mb_proxy"], 0)] for c in out["candidates"]]))
+    for key, title in (("candidates", "storescp stock x1"), ("nodelay_candidates", "storescp TCP_NODELAY x1")):
+        if out[key]:
+            print()
+            print(bl.table(["candidate (%s)" % title, "what", "direct MB/s", "via HAProxy MB/s", "ratio median (min)",
+                            "balancer pkts/MB", "HAProxy CPU-ms/MB"],
+                           [[c["tuning"], c["description"], bl.fmt(c["direct_mb_s"], 1), bl.fmt(c["proxy_mb_s"], 1),
+                             "%s (%s)" % (bl.fmt(c["ratio_median"]), bl.fmt(c["ratio_min"])),
+                             bl.fmt(c["lb_packets_per_mb_proxy"], 0), bl.fmt(c["haproxy_cpu_ms_per_mb"])]
+                            for c in out[key]]))
     path = bl.save_results("throughput", out)
     print("\nresults: %s (%.0f s, load %s -> %s)" % (path, out["duration_s"], " ".join(info["loadavg"]),
                                                       " ".join(out["machine"]["loadavg_end"])))

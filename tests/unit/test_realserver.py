@@ -1,6 +1,9 @@
 """Real-server side of Layer 4 DR: VIPs per host and the plans of the realserver roles (no hosts, no Ansible)."""
 import json
+import os
+import re
 
+import jinja2
 import pytest
 
 from ansible_collections.medimaging.pacs_lb.plugins.filter import realserver as rs_filter
@@ -343,3 +346,69 @@ def test_filter_plugin_exposes_every_filter_and_wraps_errors():
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match="dr_sysctls"):
         filters["dr_sysctls"]("")
+
+
+def test_parse_host_state_sections():
+    text = "\n".join([
+        "### probe", "/etc/nftables.conf", "/usr/sbin/nft",
+        "### addr", json.dumps(IP_JSON),
+        "### route", '[{"dst":"default","gateway":"198.18.30.1","dev":"eth0"}]',
+        "### sysctl", "/proc/sys/net/ipv4/conf/all/arp_ignore:0", "/proc/sys/net/ipv4/conf/eth0/rp_filter:2",
+        "### state", '{"version": 1, "vips": ["198.18.30.100"]}',
+        "### nft", json.dumps(RULESET),
+        "### interfaces", "source /etc/network/interfaces.d/*", "auto lo",
+        "### firewalld",
+    ])
+    host = rs.parse_host_state(text)
+    assert host["probe"] == ["/etc/nftables.conf", "/usr/sbin/nft"]
+    assert rs.interface_with_address(host["addr"], "198.18.30.21") == "eth0"
+    assert host["route"][0]["dev"] == "eth0"
+    assert host["sysctl"] == {"net/ipv4/conf/all/arp_ignore": "0", "net/ipv4/conf/eth0/rp_filter": "2"}
+    assert host["state"]["vips"] == ["198.18.30.100"]
+    assert rs.nft_input_chains(host["nft"]) == ["inet filter input"]
+    assert host["interfaces"] == "source /etc/network/interfaces.d/*\nauto lo"
+    assert host["firewalld"] == ""
+
+
+def test_parse_host_state_of_a_bare_host():
+    host = rs.parse_host_state("### probe\n### addr\n[]\n### route\n[]\n### sysctl\n### state\n### nft\n### interfaces\n"
+                               "### firewalld\nnot running\n")
+    assert host == {"probe": [], "addr": [], "route": [], "sysctl": {}, "state": {}, "nft": {}, "interfaces": "",
+                    "firewalld": "not running"}
+
+
+ROLE_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "realserver_linux", "templates")
+
+
+def render(name, **context):
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROLE_TEMPLATES), trim_blocks=True, undefined=jinja2.StrictUndefined)
+    return env.get_template(name).render(ansible_managed="Ansible managed", **context)
+
+
+def test_network_templates_carry_every_vip_with_its_label(model):
+    vips = rs.dr_vips_for_host(model, "rs1")
+    ifupdown = render("ifupdown.j2", __realserver_linux_vips=vips)
+    assert "auto lo:pacslb0\niface lo:pacslb0 inet static\n    address 198.18.30.100/32" in ifupdown
+    assert "iface lo:pacslb1 inet static\n    address 198.18.30.101/32" in ifupdown
+    networkd = render("networkd.network.j2", __realserver_linux_vips=vips)
+    assert "[Match]\nName=lo" in networkd and "Address=127.0.0.1/8" in networkd
+    assert "[Address]\nAddress=198.18.30.101/32\nLabel=lo:pacslb1" in networkd
+    nm = render("networkmanager.nmconnection.j2", __realserver_linux_vips=vips)
+    assert "type=loopback" in nm and "interface-name=lo" in nm
+    assert "address1=127.0.0.1/8\naddress2=198.18.30.100/32\naddress3=198.18.30.101/32\n" in nm
+
+
+def test_nft_and_sysctl_templates(model):
+    vips = rs.dr_vips_for_host(model, "rs1")
+    rules = rs.nft_rules(vips, ["inet filter input", "inet host in"])
+    text = render("pacs-lb-dr.nft.j2", __realserver_linux_nft_wanted=rules, realserver_linux_nftables_conf="/etc/nftables.conf")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines[:4] == ["add table inet filter", "add chain inet filter input", "add table inet host", "add chain inet host in"]
+    # Inserted in reverse, so that the chain ends up in the order of the list.
+    inserted = [re.match(r"insert rule (\S+ \S+ \S+) ip daddr (\S+) ", line).groups() for line in lines[4:]]
+    assert inserted == [("inet host in", "198.18.30.101"), ("inet host in", "198.18.30.100"),
+                        ("inet filter input", "198.18.30.101"), ("inet filter input", "198.18.30.100")]
+    assert lines[-1].endswith('comment "pacs_lb_dr:198.18.30.100:104,2762,4000-4010"')
+    sysctl = render("sysctl.conf.j2", __realserver_linux_sysctls=rs.dr_sysctls("eth0.100"))
+    assert "net.ipv4.conf.all.arp_ignore = 1\n" in sysctl
+    assert "net/ipv4/conf/eth0.100/arp_announce = 2\n" in sysctl
