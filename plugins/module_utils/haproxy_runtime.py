@@ -172,24 +172,23 @@ def parse_servers_state(text):
     return rows
 
 
-def admin_state(bits):
-    """Effective admin state ('ready', 'drain', 'maint') of an srv_admin_state value."""
+def _admin_state(bits, maint_mask, drain_mask):
     bits = int(bits or 0)
-    if bits & ADMF_MAINT:
+    if bits & maint_mask:
         return 'maint'
-    if bits & ADMF_DRAIN:
+    if bits & drain_mask:
         return 'drain'
     return 'ready'
+
+
+def admin_state(bits):
+    """Effective admin state ('ready', 'drain', 'maint') of an srv_admin_state value."""
+    return _admin_state(bits, ADMF_MAINT, ADMF_DRAIN)
 
 
 def forced_admin_state(bits):
     """Admin state counting only the flags ``set server ... state`` can change."""
-    bits = int(bits or 0)
-    if bits & ADMF_FMAINT:
-        return 'maint'
-    if bits & ADMF_FDRAIN:
-        return 'drain'
-    return 'ready'
+    return _admin_state(bits, ADMF_FMAINT, ADMF_FDRAIN)
 
 
 def admin_flags(bits):
