@@ -91,7 +91,7 @@ def fmt(value, digits=2):
 
 def table(headers, rows):
     """A Markdown table (the format docs/performance.md uses)."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _header in headers) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(fmt(c) for c in row) + " |")
     return "\n".join(lines)
@@ -199,10 +199,13 @@ def cpu_delta(before, after):
 class Topology(object):
     """Network namespaces for one benchmark run (see the module docstring)."""
 
-    def __init__(self, kind="veth"):
+    def __init__(self, kind="veth", link_rate=None):
         if kind not in ("veth", "lo"):
             raise ValueError(kind)
+        if link_rate and kind != "veth":
+            raise ValueError("--link-rate needs the veth topology")
         self.kind = kind
+        self.link_rate = link_rate
         if kind == "veth":
             self.ns = {"cli": PREFIX + "-cli", "lb": PREFIX + "-lb", "srv": PREFIX + "-srv"}
             self.client_ip, self.vip, self.lb_ip = "198.18.40.66", "198.18.40.80", "198.18.40.65"
@@ -215,12 +218,14 @@ class Topology(object):
             self.lb_server_side_ip, self.server_ips = "127.0.0.1", ["127.0.0.3", "127.0.0.5"]
             self.vrrp_network = "127.0.0.0/8"
         self.created = []
+        self.pin = {}  # role -> CPU list for taskset (see --pin)
 
     def namespaces(self):
         return sorted(set(self.ns.values()))
 
-    def exec_argv(self, role, argv):
-        return ["ip", "netns", "exec", self.ns[role]] + list(argv)
+    def exec_argv(self, role, argv, pin=True):
+        prefix = ["taskset", "-c", self.pin[role]] if pin and self.pin.get(role) else []
+        return ["ip", "netns", "exec", self.ns[role]] + prefix + list(argv)
 
     def ip(self, role, *args):
         return run(["ip", "-n", self.ns[role]] + list(args))
@@ -244,6 +249,11 @@ class Topology(object):
             for addr in addrs:
                 run(["ip", "-n", ns, "addr", "add", addr, "dev", dev])
             run(["ip", "-n", ns, "link", "set", dev, "up"])
+        if self.link_rate:
+            # every link direction shaped like an Ethernet port of that rate (tbf; netem is not in this kernel)
+            for ns, dev in ((cli, "pplf-c0"), (lb, "pplf-l0"), (lb, "pplf-l1"), (srv, "pplf-s0")):
+                run(["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate",
+                     self.link_rate, "burst", "256k", "latency", "5ms"])
         run(["ip", "-n", cli, "route", "add", "default", "via", "198.18.40.65"])
         run(["ip", "-n", srv, "route", "add", "default", "via", "198.18.40.97"])
         run(["ip", "netns", "exec", lb, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
@@ -517,7 +527,7 @@ class Haproxy(object):
 class Bench(object):
     """Owns a topology, the processes and containers it starts, and a work directory; cleans all up."""
 
-    def __init__(self, topology="veth", keep=False):
+    def __init__(self, topology="veth", keep=False, pin=False, link_rate=None):
         self._lock = open(LOCK_PATH, "w", encoding="ascii")  # pylint: disable=consider-using-with
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -527,7 +537,12 @@ class Bench(object):
         self.workdir = tempfile.mkdtemp(prefix=PREFIX + "-", dir=base)
         self.keep = keep
         self.procs, self.containers = [], []
-        self.topology = Topology(topology)
+        self.topology = Topology(topology, link_rate)
+        if pin:
+            # the balancer gets a CPU of its own, as on a separate host: modality and PACS on CPU 0, HAProxy on
+            # CPU 1; this process (in-process pynetdicom clients) on CPU 0 as well
+            self.topology.pin = {"cli": "0", "srv": "0", "lb": "1"}
+            os.sched_setaffinity(0, {0})
         self._closed = False
         self._old_handlers = {}
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -586,6 +601,8 @@ class Bench(object):
                          "-v", "%s:/etc/pacs-lb-perf:ro" % conf_dir, "--tmpfs", "/var/lib/orthanc-perf"]
         if nodelay:
             argv += ["--env", "TCP_NODELAY=1"]
+        if self.topology.pin.get("srv"):
+            argv += ["--cpuset-cpus", self.topology.pin["srv"]]
         argv += [IMAGE, "/usr/sbin/Orthanc", "/etc/pacs-lb-perf/orthanc.json"]
         run(argv, timeout=120, env=dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "tests", "lab", "containers.conf")))
         self.containers.append(cname)
@@ -624,4 +641,7 @@ def common_args(parser):
     parser.add_argument("--topology", choices=("veth", "lo"), default="veth")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument("--link-rate", help="shape every veth link direction to this rate (tc tbf), e.g. 1gbit")
+    parser.add_argument("--pin", action="store_true",
+                        help="pin modality and PACS to CPU 0 and HAProxy to CPU 1 (a balancer with a CPU of its own)")
     return parser

@@ -106,7 +106,7 @@ def main(argv=None):
     with open(EXEC_COUNT_FILE, "w", encoding="ascii"):
         pass
     try:
-        with bl.Bench(args.topology, keep=args.keep) as bench:
+        with bl.Bench(args.topology, keep=args.keep, pin=args.pin, link_rate=args.link_rate) as bench:
             ip = bench.topology.server_ips[0]
             if args.server == "orthanc":
                 server = bench.start_orthanc("check-orthanc", ip, 4242, 8042, nodelay=args.nodelay)

@@ -90,7 +90,7 @@ def main(argv=None):
     info = bl.machine_info()
     started = time.monotonic()
     out = {"machine": info, "topology": args.topology, "count": count, "rows": []}
-    with bl.Bench(args.topology, keep=args.keep) as bench:
+    with bl.Bench(args.topology, keep=args.keep, pin=args.pin, link_rate=args.link_rate) as bench:
         sinks = start_sinks(bench, sink_names)
         switcher = TuningSwitcher(bench, services_for(bench, sinks))
         for tuning in tunings:

@@ -206,7 +206,7 @@ def main(argv=None):
     info = bl.machine_info()
     started = time.monotonic()
     out = {"machine": info, "topology": args.topology, "trials": trials, "rows": []}
-    with bl.Bench(args.topology, keep=args.keep) as bench:
+    with bl.Bench(args.topology, keep=args.keep, pin=args.pin, link_rate=args.link_rate) as bench:
         topo = bench.topology
         nft_srv(bench, "add", "table", "inet", NFT_TABLE)
         nft_srv(bench, "add", "chain", "inet", NFT_TABLE, "input", "{ type filter hook input priority 0; policy accept; }")

@@ -69,7 +69,7 @@ def parse_mix(text):
         part = part.strip()
         if not part:
             continue
-        kind, _, count = part.partition(":")
+        kind, _sep, count = part.partition(":")
         kind = kind.strip().lower()
         if kind not in KINDS:
             raise ValueError("unknown study kind %r (known: %s)" % (kind, ", ".join(sorted(KINDS))))
@@ -121,7 +121,7 @@ def make_dataset(study, instance):
     """A valid image data set (Explicit VR Little Endian) for one planned instance."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom import uid as pyuid
-    sop_keyword, rows, columns, modality, _ = KINDS[study["kind"]]
+    sop_keyword, rows, columns, modality, _images = KINDS[study["kind"]]
     sop_class = getattr(pyuid, sop_keyword)
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
@@ -163,7 +163,7 @@ def write_study_files(study, directory):
 
 
 def study_bytes(study):
-    _, rows, columns, _, _ = KINDS[study["kind"]]
+    rows, columns = KINDS[study["kind"]][1:3]
     return rows * columns * 2 * len(study["instances"])
 
 

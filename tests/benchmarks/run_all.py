@@ -23,7 +23,9 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 # name -> (script, arguments of the full run, limit in seconds)
 BENCHMARKS = (
-    ("throughput", "throughput.py", ["--images", "50", "--pairs", "3", "--candidate-pairs", "2", "--nodelay-mb", "100"], 540),
+    ("throughput", "throughput.py", ["--images", "50", "--pairs", "3", "--candidate-pairs", "2", "--nodelay-mb", "100",
+                                     "--tunings", "default,qa-server,quickack",
+                                     "--nodelay-candidates", "default,bufsize64k,splice-forced,qa-server,quickack"], 540),
     ("echo_rtt", "echo_rtt.py", ["--count", "50", "--sinks", "storescp-stock,orthanc-stock,orthanc-nodelay"], 300),
     ("check_cpu", "check_cpu.py", ["--seconds", "60", "--intervals", "100"], 300),
     ("failover", "failover.py", ["--trials", "3", "--failures", "kill,blackhole", "--checks", "lab",

@@ -55,7 +55,7 @@ def start_sinks(bench, wanted):
     sinks = {}
     server_ip = bench.topology.server_ips[0]
     for name in wanted:
-        kind, nodelay, _, port, http_port = SINK_LAYOUT[name]
+        kind, nodelay, _unused, port, http_port = SINK_LAYOUT[name]
         if kind == "storescp":
             sinks[name] = bench.start_storescp(name, server_ip, port, nodelay=nodelay)
         else:
@@ -134,7 +134,7 @@ class Runner(object):
         ok = True
         for proc in procs:
             try:
-                _, err = proc.communicate(timeout=limit)
+                err = proc.communicate(timeout=limit)[1]
                 ok = ok and proc.returncode == 0 and b"E: " not in err
             except subprocess.TimeoutExpired:
                 proc.kill()
@@ -187,7 +187,7 @@ class TuningSwitcher(object):
     def use(self, name):
         if name == self.current:
             return
-        _, lines, legs = CANDIDATES[name]
+        lines, legs = CANDIDATES[name][1:3]
         prev_lines = CANDIDATES[self.current][1] if self.current else None
         if self.haproxy is None or lines != prev_lines:
             if self.haproxy is not None:
@@ -242,9 +242,10 @@ def main(argv=None):
 
     info = bl.machine_info()
     started = time.monotonic()
-    out = {"machine": info, "topology": args.topology, "images": images, "pairs": pairs, "rows": [], "candidates": [],
+    out = {"machine": info, "topology": args.topology, "pin": args.pin, "link_rate": args.link_rate,
+           "images": images, "pairs": pairs, "rows": [], "candidates": [],
            "nodelay_candidates": []}
-    with bl.Bench(args.topology, keep=args.keep) as bench:
+    with bl.Bench(args.topology, keep=args.keep, pin=args.pin, link_rate=args.link_rate) as bench:
         data_dir = os.path.join(bench.workdir, "data")
         os.makedirs(data_dir)
         study = ms.plan_studies(1, [("ct", images)], seed=1)[0]
@@ -272,8 +273,9 @@ def main(argv=None):
                 bl.fmt(summary["haproxy_cpu_ms_per_mb"])), flush=True)
             return summary
 
-        print("main table (%d images of %d bytes, %d with TCP_NODELAY; %d pairs; topology %s)" % (
-            images, file_bytes, len(nodelay_files), pairs, args.topology))
+        print("main table (%d images of %d bytes, %d with TCP_NODELAY; %d pairs; topology %s%s%s)" % (
+            images, file_bytes, len(nodelay_files), pairs, args.topology, ", pinned" if args.pin else "",
+            ", links %s" % args.link_rate if args.link_rate else ""))
         for tuning in tunings:
             for kind in sink_kinds:
                 for profile in profiles:

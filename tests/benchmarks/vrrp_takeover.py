@@ -126,7 +126,7 @@ def run_profile(bench, pair, profile_vars, trials, limit_s, rng):
         pair.start(host, cfgs[host][0])
     results = []
     try:
-        for _ in range(trials):
+        for _trial in range(trials):
             master = pair.wait_master()
             # steady state, then a failure at a random moment between two adverts (as a crash would be)
             time.sleep(1.5 + rng.uniform(0, float(profile_vars["keepalived_advert_int"])))

@@ -169,7 +169,7 @@ class FakeAE(object):
             dead = FakeAssoc([], FakeAE.stores)
             dead.is_established, dead.is_aborted = False, True
             return dead
-        for _, handler in evt_handlers:
+        for _event, handler in evt_handlers:
             handler(None)  # connection open (no real socket: nodelay is off in these tests)
         if step == "rejected":
             rej = FakeAssoc([], FakeAE.stores)
