@@ -276,6 +276,11 @@ class Topology(object):
         out = run(self.exec_argv("lb", ["sh", ROUTE_QUICKACK, value] + devs))
         return out.stdout
 
+    def set_quickack_hosts(self, addresses, value="on"):
+        """Host routes with quickack 1 to the real servers (route-quickack.sh hosts-on / hosts-off)."""
+        out = run(self.exec_argv("lb", ["sh", ROUTE_QUICKACK, "hosts-" + value] + list(addresses)))
+        return out.stdout
+
     def routes(self, role="lb"):
         return self.ip(role, "route", "show").stdout
 
@@ -387,6 +392,9 @@ def _collection_path():
         sys.path.insert(0, link_dir)
 
 
+LAB_CHECK = {"type": "dicom", "called_ae": "ORTHANC", "interval": 1000, "fall": 2, "rise": 2}
+
+
 def dicom_service(name, vip, port, servers, server_port=None, check=None):
     """A user service the way the lab inventory writes one (inventories/lab/group_vars/all/pacs_lb.yml).
 
@@ -397,8 +405,7 @@ def dicom_service(name, vip, port, servers, server_port=None, check=None):
     svc = {"name": name, "description": "benchmark " + name, "vip": vip, "ports": port,
            "server_port": server_port, "mode": "l7", "protocol": "dicom", "scheduler": "leastconn",
            "servers": listed,
-           "check": check if check is not None else {"type": "dicom", "called_ae": "ORTHANC",
-                                                      "interval": 1000, "fall": 2, "rise": 2}}
+           "check": check if check is not None else LAB_CHECK}
     return svc
 
 

@@ -26,18 +26,19 @@ import modality_sim as ms
 # name -> (description, HAProxy tuning lines, quickack legs)
 CANDIDATES = {
     "default": ("role as rendered today (HAProxy sets TCP_NODELAY on both sides)", {}, ()),
-    "smart": ("option tcp-smart-accept + tcp-smart-connect", {"defaults": ["option tcp-smart-accept",
-                                                                         "option tcp-smart-connect"]}, ()),
+    "smart": ("option tcp-smart-accept + tcp-smart-connect",
+              {"defaults": ["option tcp-smart-accept", "option tcp-smart-connect"]}, ()),
     "splice": ("option splice-auto", {"defaults": ["option splice-auto"]}, ()),
     "bufsize64k": ("tune.bufsize 65536 (4x fewer, larger forwards)", {"global": ["tune.bufsize 65536"]}, ()),
     "sockbuf": ("tune.rcvbuf/sndbuf client+server 1 MiB", {"global": [
         "tune.rcvbuf.client 1048576", "tune.rcvbuf.server 1048576",
         "tune.sndbuf.client 1048576", "tune.sndbuf.server 1048576"]}, ()),
     "qa-server": ("quickack 1 on the balancer's server-side routes only", {}, ("server",)),
+    "qa-hosts": ("quickack 1 on host routes to the real servers only (route-quickack.sh hosts-on)", {}, ("hosts",)),
     "qa-client": ("quickack 1 on the balancer's client-side routes only", {}, ("client",)),
     "quickack": ("quickack 1 on all the balancer's routes (proposed default)", {}, ("client", "server")),
-    "splice-forced": ("option splice-request + splice-response", {"defaults": ["option splice-request",
-                                                                             "option splice-response"]}, ()),
+    "splice-forced": ("option splice-request + splice-response",
+                      {"defaults": ["option splice-request", "option splice-response"]}, ()),
     "quickack+bufsize64k": ("quickack 1 on all routes + tune.bufsize 65536", {"global": ["tune.bufsize 65536"]},
                             ("client", "server")),
 }
@@ -197,9 +198,13 @@ class TuningSwitcher(object):
             if self.runner is not None:
                 self.runner.haproxy = self.haproxy
         if self.bench.topology.kind == "veth":
-            self.bench.topology.set_quickack(("client", "server"), "off")
-            if legs:
-                self.bench.topology.set_quickack(legs, "on")
+            topo = self.bench.topology
+            topo.set_quickack(("client", "server"), "off")
+            topo.set_quickack_hosts(topo.server_ips, "off")
+            if "hosts" in legs:
+                topo.set_quickack_hosts(topo.server_ips, "on")
+            elif legs:
+                topo.set_quickack(legs, "on")
         elif legs:
             raise RuntimeError("route quickack candidates need --topology veth")
         self.current = name
@@ -319,8 +324,8 @@ def main(argv=None):
                              bl.fmt(c["lb_packets_per_mb_proxy"], 0), bl.fmt(c["haproxy_cpu_ms_per_mb"])]
                             for c in out[key]]))
     path = bl.save_results("throughput", out)
-    print("\nresults: %s (%.0f s, load %s -> %s)" % (path, out["duration_s"], " ".join(info["loadavg"]),
-                                                      " ".join(out["machine"]["loadavg_end"])))
+    print("\nresults: %s (%.0f s, load %s -> %s)" % (
+        path, out["duration_s"], " ".join(info["loadavg"]), " ".join(out["machine"]["loadavg_end"])))
     return 0
 
 

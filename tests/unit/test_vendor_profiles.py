@@ -365,13 +365,13 @@ def test_rendered_configs_pass_haproxy_and_keepalived_checks(ansible_runs, name)
 
 
 def test_rendered_lab_keeps_inventory_over_role_defaults(ansible_runs):
-    """The lab's group_vars choose VRRPv3 at 0.2 s; role defaults must not win."""
+    """The lab's group_vars choose VRRPv3 (the role default is 2); role defaults must not win."""
     run = ansible_runs["render:lab"]
     assert run.result()[0] == 0
     with open(os.path.join(run.extra["render_dir"], "lb1.keepalived.conf")) as handle:
         text = handle.read()
     assert "vrrp_version 3\n" in text
-    assert "advert_int 0.2\n" in text
+    assert "advert_int 1\n" in text
 
 
 def test_rendered_ge_specifics(ansible_runs):
