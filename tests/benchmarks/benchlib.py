@@ -105,6 +105,16 @@ def save_results(name, data):
     return path
 
 
+def finish(name, out, loadavg_start=None):
+    """Save the results, say where they are (and the load around the run); the exit status."""
+    path = save_results(name, out)
+    load = ""
+    if loadavg_start is not None:
+        load = ", load %s -> %s" % (" ".join(loadavg_start), " ".join(out["machine"]["loadavg_end"]))
+    print("\nresults: %s (%.0f s%s)" % (path, out["duration_s"], load))
+    return 0
+
+
 def netns_call(namespace, func, *args, **kwargs):
     """Run func in a thread that has joined the network namespace; sockets it (and its threads) open live there."""
     box = {}

@@ -150,9 +150,7 @@ def main(argv=None):
     for interval in intervals:
         if out.get("external_over_native_%d" % interval):
             print("inter %d ms: external / native CPU per check = %.0fx" % (interval, out["external_over_native_%d" % interval]))
-    path = bl.save_results("check_cpu", out)
-    print("\nresults: %s (%.0f s)" % (path, out["duration_s"]))
-    return 0
+    return bl.finish("check_cpu", out)
 
 
 if __name__ == "__main__":

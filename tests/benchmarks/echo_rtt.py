@@ -122,10 +122,7 @@ def main(argv=None):
                      "%s (%s)" % (bl.fmt(r["added_median"]), bl.fmt(r["added_paired_median"])),
                      "%s / %s" % (bl.fmt(r["direct_min"]), bl.fmt(r["proxy_min"])), r["failures"]]
                     for r in out["rows"]]))
-    path = bl.save_results("echo_rtt", out)
-    print("\nresults: %s (%.0f s, load %s -> %s)" % (
-        path, out["duration_s"], " ".join(info["loadavg"]), " ".join(out["machine"]["loadavg_end"])))
-    return 0
+    return bl.finish("echo_rtt", out, info["loadavg"])
 
 
 if __name__ == "__main__":

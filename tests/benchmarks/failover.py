@@ -260,9 +260,7 @@ def main(argv=None):
                     "modality sim: missing on server", "sim: failed / broken assocs / instances retried", "sim: gave up",
                     "sim: longest wait on a lost C-STORE s"],
                    rows))
-    path = bl.save_results("failover", out)
-    print("\nresults: %s (%.0f s)" % (path, out["duration_s"]))
-    return 0
+    return bl.finish("failover", out)
 
 
 if __name__ == "__main__":

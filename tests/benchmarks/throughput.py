@@ -323,10 +323,7 @@ def main(argv=None):
                              "%s (%s)" % (bl.fmt(c["ratio_median"]), bl.fmt(c["ratio_min"])),
                              bl.fmt(c["lb_packets_per_mb_proxy"], 0), bl.fmt(c["haproxy_cpu_ms_per_mb"])]
                             for c in out[key]]))
-    path = bl.save_results("throughput", out)
-    print("\nresults: %s (%.0f s, load %s -> %s)" % (
-        path, out["duration_s"], " ".join(info["loadavg"]), " ".join(out["machine"]["loadavg_end"])))
-    return 0
+    return bl.finish("throughput", out, info["loadavg"])
 
 
 if __name__ == "__main__":

@@ -173,9 +173,7 @@ def main(argv=None):
     print(bl.table(["profile", "trials", "VIP up on the backup after SIGKILL of the MASTER: median s", "range s", "no takeover"],
                    [[r["profile"], len(r["results"]), bl.fmt(r["median_s"]),
                      "%s-%s" % (bl.fmt(r["min_s"]), bl.fmt(r["max_s"])), r["missed"]] for r in out["rows"]]))
-    path = bl.save_results("vrrp_takeover", out)
-    print("\nresults: %s (%.0f s)" % (path, out["duration_s"]))
-    return 0
+    return bl.finish("vrrp_takeover", out)
 
 
 if __name__ == "__main__":
