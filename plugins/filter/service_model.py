@@ -106,10 +106,17 @@ def service_model(profile_services, user_services=None, vrrp_instances=None, poo
             len(exc.problems), "" if len(exc.problems) == 1 else "s", "\n".join("- " + p for p in exc.problems)))
 
 
+def render_haproxy(model, on_server_down="keep_sessions"):
+    try:
+        return sm.render_haproxy(model, str(on_server_down))
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "service_model": service_model,
-            "render_haproxy": sm.render_haproxy,
+            "render_haproxy": render_haproxy,
             "render_keepalived_virtual_servers": sm.render_keepalived_virtual_servers,
         }

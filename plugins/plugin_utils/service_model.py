@@ -658,9 +658,45 @@ def haproxy_check_lines(check, host_header=None):
     raise ValueError(ctype)
 
 
+def _haproxy_quote(text):
+    """One HAProxy argument that reads back as text: single quotes (no escapes,
+    no environment expansion inside), a quote itself written as '\''."""
+    return "'%s'" % text.replace("'", "'\\''")
+
+
 def _bind_address(vip, port_spec):
     host = "[%s]" % vip if ":" in vip else vip
     return ",".join("%s:%s" % (host, part) for part in port_spec.split(","))
+
+
+# HAProxy opens one listening socket per bound port. Beyond this many ports
+# (GE's DB_MT: "all ports except 20000" = 65,534 sockets, ~73k file
+# descriptors, and no start at all while anything listens on a wildcard
+# address) the frontend binds one port and nftables redirects the others to
+# it; servers without a port then get the port the client dialled, which
+# HAProxy reads back from conntrack (SO_ORIGINAL_DST).
+HAPROXY_MAX_BIND_PORTS = 256
+
+
+def _without_port(ranges, port):
+    out = []
+    for first, last in ranges:
+        if first <= port <= last:
+            out += [r for r in ((first, port - 1), (port + 1, last)) if r[0] <= r[1]]
+        else:
+            out.append((first, last))
+    return out
+
+
+def _port_redirect(fe_name, group):
+    """Bind port and nftables redirect for a port group too wide to bind port by port, else None."""
+    if sum(last - first + 1 for first, last in group["ports"]) <= HAPROXY_MAX_BIND_PORTS:
+        return None
+    listen = group["ports"][0][0]
+    v6 = ":" in group["vip"]
+    return {"frontend": fe_name, "vip": group["vip"], "family": "ip6" if v6 else "ip",
+            "to": "[%s]:%d" % (group["vip"], listen) if v6 else "%s:%d" % (group["vip"], listen),
+            "listen_port": listen, "ports": format_ports(_without_port(group["ports"], listen))}
 
 
 def _server_line(srv, svc, group, with_cookie):
@@ -689,7 +725,7 @@ def _server_line(srv, svc, group, with_cookie):
     return line
 
 
-def _backend(name, svc, group, servers, scheduler, http):
+def _backend(name, svc, group, servers, scheduler, http, on_server_down):
     check = group["check"]
     lines = ["balance %s" % SCHEDULERS[scheduler][0]]
     table_type = "ipv6" if svc["vip_version"] == 6 else "ip"
@@ -706,8 +742,9 @@ def _backend(name, svc, group, servers, scheduler, http):
         lines.append("option forwardfor")
     if check:
         lines += haproxy_check_lines(check, group["vip"] if ":" not in (group["vip"] or "") else "[%s]" % group["vip"])
-        lines.append("default-server inter %dms fall %d rise %d on-marked-down shutdown-sessions" % (
-            check["interval"], check["fall"], check["rise"]))
+        lines.append("default-server inter %dms fall %d rise %d%s" % (
+            check["interval"], check["fall"], check["rise"],
+            " on-marked-down shutdown-sessions" if on_server_down == "shutdown_sessions" else ""))
         lines.append("timeout check %dms" % check["timeout"])
     return {
         "name": name,
@@ -726,24 +763,38 @@ def _route_acl(route):
     return "hdr(host) -i %s" % route["value"]
 
 
-def render_haproxy(model):
+# What happens to the sessions of a server that is marked DOWN
+# (docs/performance.md section 5): "keep_sessions" lets connections that are
+# still connecting be retried and redispatched (no failed new association), a
+# transfer stuck on a vanished host then ends at the modality's DIMSE timeout;
+# "shutdown_sessions" cuts everything at the DOWN mark, and 1-3 % of the new
+# associations of the last second fail and are resent.
+ON_SERVER_DOWN = ("keep_sessions", "shutdown_sessions")
+
+
+def render_haproxy(model, on_server_down="keep_sessions"):
     """Frontends and backends for every proxied service, ready to lay out."""
-    frontends, backends = [], []
+    if on_server_down not in ON_SERVER_DOWN:
+        raise ValueError("haproxy_on_server_down: '%s' is not one of %s" % (on_server_down, ", ".join(ON_SERVER_DOWN)))
+    frontends, backends, redirects = [], [], []
     for svc in model["services"]:
         if svc["renderer"] != "haproxy":
             continue
         http = svc["protocol"] == "http" or (svc["protocol"] == "https" and bool(svc["tls_certificate"]))
         for group in svc["port_groups"]:
             base = svc["name"] if group["name"] is None else "%s_%s" % (svc["name"], group["name"])
-            bind = _bind_address(group["vip"], group["port_spec"])
+            redirect = _port_redirect("fe_" + base, group)
+            if redirect:
+                redirects.append(redirect)
+            bind = _bind_address(group["vip"], str(redirect["listen_port"]) if redirect else group["port_spec"])
             if svc["tls_certificate"]:
                 bind += " ssl crt %s" % svc["tls_certificate"]
             fe = {"name": "fe_" + base, "mode": "http" if http else "tcp", "binds": [bind],
                   "lines": [], "use_backends": [], "default_backend": "be_" + base,
-                  "description": svc["description"]}
+                  "description": _haproxy_quote(svc["description"]) if svc["description"] else ""}
             if svc["maxconn"]:
                 fe["lines"].append("maxconn %d" % svc["maxconn"])
-            backends.append(_backend("be_" + base, svc, group, svc["servers"], svc["scheduler"], http))
+            backends.append(_backend("be_" + base, svc, group, svc["servers"], svc["scheduler"], http, on_server_down))
             ae_routes = [r for r in svc["routes"] if r["match"] in ("called_ae", "calling_ae")]
             if ae_routes:
                 # Wait for the A-ASSOCIATE-RQ up to the end of the AE title the
@@ -764,9 +815,15 @@ def render_haproxy(model):
                 rgroup = dict(group, check=route["check"] or group["check"],
                               server_port=route["server_port"] or group["server_port"])
                 backends.append(_backend(be_name, dict(svc, server_tls=route["server_tls"]), rgroup,
-                                         route["servers"], route["scheduler"], http))
+                                         route["servers"], route["scheduler"], http, on_server_down))
             frontends.append(fe)
-    return {"frontends": frontends, "backends": backends,
+    addresses = []
+    for svc in model["services"]:
+        if svc["renderer"] == "haproxy":
+            for srv in svc["servers"] + [s for r in svc["routes"] for s in r["servers"]]:
+                if srv["address"] not in addresses:
+                    addresses.append(srv["address"])
+    return {"frontends": frontends, "backends": backends, "port_redirects": redirects, "server_addresses": addresses,
             "needs_external_check": any("option external-check" in b["lines"] for b in backends)}
 
 

@@ -34,6 +34,10 @@ def verify_probes(model):
             if svc["protocol"] in ("dicom_tls", "hl7_tls"):
                 kind = "tcp"
             port = group["ports"][0][0]
+            # Of several VIP ports, the checked one is known to be served
+            # (GE's DB_MT: 1521 rather than port 1).
+            if check.get("port") and any(first <= check["port"] <= last for first, last in group["ports"]):
+                port = check["port"]
             scheme = "https" if kind == "https" or (svc["protocol"] == "https" and svc["tls_certificate"]) else "http"
             base = svc["name"] if group["name"] is None else "%s_%s" % (svc["name"], group["name"])
             probes.append({

@@ -44,7 +44,7 @@ IMAGE = os.environ.get("LAB_IMAGE", "localhost/pacs-lb-lab:bookworm")
 PREFIX = "pacs-lb-perf"
 LOCK_PATH = "/run/%s.lock" % PREFIX
 DCMTK = {"storescp": "/usr/bin/storescp", "storescu": "/usr/bin/storescu", "echoscu": "/usr/bin/echoscu"}
-ROUTE_QUICKACK = os.path.join(HERE, "files", "route-quickack.sh")
+ROUTE_QUICKACK = os.path.join(ROOT, "roles", "haproxy", "files", "route-quickack")
 ECHOSCU_CHECK = os.path.join(HERE, "files", "check-dicom-echoscu.sh")
 
 # Lines of the rendered configuration a foreground benchmark HAProxy cannot keep.
@@ -287,7 +287,7 @@ class Topology(object):
         return out.stdout
 
     def set_quickack_hosts(self, addresses, value="on"):
-        """Host routes with quickack 1 to the real servers (route-quickack.sh hosts-on / hosts-off)."""
+        """Host routes with quickack 1 to the real servers (route-quickack hosts-on / hosts-off)."""
         out = run(self.exec_argv("lb", ["sh", ROUTE_QUICKACK, "hosts-" + value] + list(addresses)))
         return out.stdout
 

@@ -9,7 +9,7 @@ the table reports the median ratio (and the lowest) of a run.
 
 Tunings (--tunings / --candidates) are applied to the balancer only:
 HAProxy lines added to the rendered configuration, or "quickack 1" on the
-balancer namespace's routes (tests/benchmarks/files/route-quickack.sh).
+balancer namespace's routes (roles/haproxy/files/route-quickack, installed by the haproxy role).
 
   python tests/benchmarks/throughput.py            # main table + candidate table (~4-6 min)
   python tests/benchmarks/throughput.py --quick    # fewer images and pairs (~2 min)
@@ -34,7 +34,7 @@ CANDIDATES = {
         "tune.rcvbuf.client 1048576", "tune.rcvbuf.server 1048576",
         "tune.sndbuf.client 1048576", "tune.sndbuf.server 1048576"]}, ()),
     "qa-server": ("quickack 1 on the balancer's server-side routes only", {}, ("server",)),
-    "qa-hosts": ("quickack 1 on host routes to the real servers only (route-quickack.sh hosts-on)", {}, ("hosts",)),
+    "qa-hosts": ("quickack 1 on host routes to the real servers only (route-quickack hosts-on)", {}, ("hosts",)),
     "qa-client": ("quickack 1 on the balancer's client-side routes only", {}, ("client",)),
     "quickack": ("quickack 1 on all the balancer's routes (proposed default)", {}, ("client", "server")),
     "splice-forced": ("option splice-request + splice-response",

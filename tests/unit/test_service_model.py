@@ -183,3 +183,64 @@ def test_all_except_needs_an_explicit_check_port():
     assert err.value.problems == ["service 'DB_MT': check.port: a service on 'all ports except' needs check.port: "
                                   "which port proves the server is up?"]
     build([dict(svc, check={"type": "connect", "port": 1521})])
+
+
+# ------------------------------------------------------- server failure, quoting, wide port groups
+
+def test_sessions_kept_on_down_by_default_and_cut_on_request():
+    model = build([dicom()])
+    (default_server,) = [l for l in sm.render_haproxy(model)["backends"][0]["lines"] if l.startswith("default-server")]
+    assert default_server == "default-server inter 2000ms fall 3 rise 2"
+    lines = sm.render_haproxy(model, "shutdown_sessions")["backends"][0]["lines"]
+    assert "default-server inter 2000ms fall 3 rise 2 on-marked-down shutdown-sessions" in lines
+    with pytest.raises(ValueError, match="haproxy_on_server_down: 'cut' is not one of keep_sessions, shutdown_sessions"):
+        sm.render_haproxy(model, "cut")
+
+
+def test_description_is_one_quoted_haproxy_argument(tmp_path):
+    import subprocess
+    text = "it's a \"test\" # $HOME \\ x"
+    fe = sm.render_haproxy(build([dicom(description=text)]))["frontends"][0]
+    assert fe["description"] == "'it'\\''s a \"test\" # $HOME \\ x'"
+    cfg = tmp_path / "h.cfg"
+    cfg.write_text("defaults\n    mode tcp\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\n"
+                   "frontend f\n    description %s\n    bind 127.0.0.1:1\n" % fe["description"])
+    checked = subprocess.run(["/usr/sbin/haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0 and "WARNING" not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+
+
+def all_but_22(**extra):
+    svc = {"name": "ALL_PORTS", "vip": "198.18.10.101", "ports": {"all_except": [22]}, "mode": "l4_snat",
+           "protocol": "tcp", "pool": "pacs", "check": {"type": "connect", "port": 4242}}
+    svc.update(extra)
+    return svc
+
+
+def test_wide_port_group_binds_one_port_and_redirects_the_rest():
+    sections = sm.render_haproxy(build([all_but_22(), dicom()]))
+    assert sections["frontends"][0]["binds"] == ["198.18.10.101:1"]
+    assert sections["port_redirects"] == [{
+        "frontend": "fe_ALL_PORTS", "vip": "198.18.10.101", "family": "ip", "to": "198.18.10.101:1",
+        "listen_port": 1, "ports": "2-21,23-65535"}]
+    # same-port servers: HAProxy connects to the port the client dialled
+    assert sections["backends"][0]["servers"][0] == "server pacs1 198.18.10.21 check port 4242 weight 100"
+    assert sections["server_addresses"] == ["198.18.10.21", "198.18.10.22"]
+
+
+def test_port_groups_up_to_the_bind_limit_are_bound_port_by_port():
+    limit = sm.HAPROXY_MAX_BIND_PORTS
+    sections = sm.render_haproxy(build([all_but_22(ports="1000-%d" % (999 + limit))]))
+    assert sections["frontends"][0]["binds"] == ["198.18.10.101:1000-%d" % (999 + limit)]
+    assert sections["port_redirects"] == []
+    sections = sm.render_haproxy(build([all_but_22(ports="1000-%d" % (1000 + limit))]))
+    assert sections["frontends"][0]["binds"] == ["198.18.10.101:1000"]
+    assert sections["port_redirects"][0]["ports"] == "1001-%d" % (1000 + limit)
+
+
+def test_wide_port_group_on_ipv6_redirects_with_brackets():
+    hostvars = dict(HOSTVARS, pacs1={"pacs_lb_address": "2001:db8::21"}, pacs2={"pacs_lb_address": "2001:db8::22"})
+    instances = [dict(INSTANCES[0], network="2001:db8::/64")]
+    model = sm.build_model([], [all_but_22(vip="2001:db8::101")], instances, {}, GROUPS,
+                           dict(hostvars, lb1={"pacs_lb_address": "2001:db8::11"}, lb2={"pacs_lb_address": "2001:db8::12"}))
+    (redirect,) = sm.render_haproxy(model)["port_redirects"]
+    assert (redirect["family"], redirect["to"]) == ("ip6", "[2001:db8::101]:1")

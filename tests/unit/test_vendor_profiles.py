@@ -105,8 +105,8 @@ RENDER_COUNTS = {
     "philips_vue": {"frontend": 7, "backend": 9, "virtual_server": 0, "vips": 7},
     "infinitt": {"frontend": 4, "backend": 4, "virtual_server": 0, "vips": 4},
     "insignia": {"frontend": 1, "backend": 1, "virtual_server": 1, "vips": 2},
-    "ge_centricity": {"frontend": 15, "backend": 15, "virtual_server": 9, "vips": 10},
-    "lab": {"frontend": 6, "backend": 7, "virtual_server": 0, "vips": 1},
+    "ge_centricity": {"frontend": 15, "backend": 15, "virtual_server": 9, "vips": 10, "port_redirects": 1},
+    "lab": {"frontend": 7, "backend": 8, "virtual_server": 0, "vips": 2, "port_redirects": 1},
 }
 
 
@@ -349,6 +349,13 @@ def test_rendered_configs_pass_haproxy_and_keepalived_checks(ansible_runs, name)
         checked = subprocess.run([KEEPALIVED, "-l", "--config-test", "--use-file=" + keepalived_conf],
                                  capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stdout + checked.stderr
+        nft_file = os.path.join(run.extra["render_dir"], host + ".port_redirect.nft")
+        assert os.path.exists(nft_file) == bool(counts.get("port_redirects")), nft_file
+        if os.path.exists(nft_file):
+            checked = subprocess.run(["nft", "-c", "-f", nft_file], capture_output=True, text=True, check=False)
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+            with open(nft_file) as handle:
+                assert handle.read().count(" dnat ") == 2 * counts["port_redirects"]  # prerouting and output
         with open(haproxy_cfg) as handle:
             haproxy_text = handle.read()
         with open(keepalived_conf) as handle:
@@ -382,7 +389,12 @@ def test_rendered_ge_specifics(ansible_runs):
     with open(os.path.join(run.extra["render_dir"], "cpacs-lb1.keepalived.conf")) as handle:
         keepalived_text = handle.read()
     assert haproxy_text.count("stick on int(1)") == 4  # the four CCG_IB "last successful" VIPs
-    assert "bind 198.18.105.102:1-19999,198.18.105.102:20001-65535\n" in haproxy_text
+    # DB_MT, "all ports except 20000": one bound port, the rest redirected to it by nftables.
+    assert "bind 198.18.105.102:1\n" in haproxy_text
+    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1.port_redirect.nft")) as handle:
+        nft_text = handle.read()
+    assert ('ip daddr 198.18.105.102 tcp dport { 2-19999,20001-65535 } dnat ip to 198.18.105.102:1 comment "fe_DB_MT"'
+            in nft_text)
     assert "bind 198.18.105.102:20000\n" in haproxy_text
     assert "external-check command /usr/local/libexec/pacs_lb/check_icmp" in haproxy_text
     assert len(re.findall(r"^    lb_kind DR$", keepalived_text, re.M)) == 9

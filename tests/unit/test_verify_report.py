@@ -108,3 +108,17 @@ def test_master_without_its_vips():
 def test_unreadable_runtime_api():
     result = report(hap={"lb1": {"failed": True, "msg": "socket missing"}, "lb2": haproxy()})
     assert result["problems"] == ["balancer lb1: HAProxy runtime API not readable: socket missing"]
+
+
+def test_wide_port_group_is_probed_on_its_checked_port():
+    from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
+    model = sm.build_model([], [{"name": "ALL_PORTS", "vip": "198.18.10.101", "ports": {"all_except": [22]},
+                                 "mode": "l4_snat", "protocol": "tcp", "pool": "pacs",
+                                 "check": {"type": "connect", "port": 4242}},
+                                {"name": "ONE", "vip": "198.18.10.102", "ports": 104, "mode": "l4_snat",
+                                 "protocol": "tcp", "pool": "pacs", "check": {"type": "connect", "port": 4242}}],
+                           [{"name": "VI", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.10.0/24"}],
+                           {}, {"balancers": ["lb1", "lb2"], "pacs": ["pacs1"]},
+                           {"lb1": {"pacs_lb_address": "198.18.10.11"}, "lb2": {"pacs_lb_address": "198.18.10.12"},
+                            "pacs1": {"pacs_lb_address": "198.18.10.21"}})
+    assert [(p["service"], p["port"]) for p in vr.verify_probes(model)] == [("ALL_PORTS", 4242), ("ONE", 104)]
