@@ -82,7 +82,9 @@ def probe_outcome(probe, result):
         detail = "HTTP %s" % status if status and status > 0 else (result.get("msg") or "no HTTP answer")
         # uri reports whole seconds only: no latency rather than a false 0 ms.
         return ok, result["elapsed"] * 1000.0 if result.get("elapsed") else None, detail
-    ok = not result.get("failed") and "elapsed" in result
+    # wait_for: the role registers with failed_when false, so a timeout shows
+    # only as a missing state (and a msg), never as failed.
+    ok = not result.get("failed") and result.get("state") == "started"
     return (ok, result["elapsed"] * 1000.0 if ok and result.get("elapsed") else None,
             "TCP connect" if ok else (result.get("msg") or "connect failed"))
 

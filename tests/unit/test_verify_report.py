@@ -15,7 +15,7 @@ def healthy_results():
     return [
         {"ok": True, "status": 0, "status_text": "Success", "timings_ms": {"total": 3.2}},
         {"status": 200, "elapsed": 0},
-        {"elapsed": 0, "port": 104},
+        {"elapsed": 0, "port": 104, "state": "started"},
     ]
 
 
@@ -122,3 +122,12 @@ def test_wide_port_group_is_probed_on_its_checked_port():
                            {"lb1": {"pacs_lb_address": "198.18.10.11"}, "lb2": {"pacs_lb_address": "198.18.10.12"},
                             "pacs1": {"pacs_lb_address": "198.18.10.21"}})
     assert [(p["service"], p["port"]) for p in vr.verify_probes(model)] == [("ALL_PORTS", 4242), ("ONE", 104)]
+
+
+def test_tcp_probe_timeout_is_a_failure_even_when_not_marked_failed():
+    probe = {"kind": "tcp"}
+    # what wait_for returns on a timeout once the role's failed_when: false has cleared "failed"
+    timed_out = {"failed": False, "failed_when_result": False, "elapsed": 11,
+                 "msg": "Timeout when waiting for 198.18.10.101:4242"}
+    assert vr.probe_outcome(probe, timed_out) == (False, None, "Timeout when waiting for 198.18.10.101:4242")
+    assert vr.probe_outcome(probe, {"failed": False, "elapsed": 0, "port": 4242, "state": "started"})[:2] == (True, None)
