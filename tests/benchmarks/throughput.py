@@ -25,7 +25,7 @@ import modality_sim as ms
 
 # name -> (description, HAProxy tuning lines, quickack legs)
 CANDIDATES = {
-    "default": ("role as rendered today (HAProxy sets TCP_NODELAY on both sides)", {}, ()),
+    "default": ("role with haproxy_route_quickack: none (HAProxy sets TCP_NODELAY on both sides)", {}, ()),
     "smart": ("option tcp-smart-accept + tcp-smart-connect",
               {"defaults": ["option tcp-smart-accept", "option tcp-smart-connect"]}, ()),
     "splice": ("option splice-auto", {"defaults": ["option splice-auto"]}, ()),
@@ -36,7 +36,8 @@ CANDIDATES = {
     "qa-server": ("quickack 1 on the balancer's server-side routes only", {}, ("server",)),
     "qa-hosts": ("quickack 1 on host routes to the real servers only (route-quickack hosts-on)", {}, ("hosts",)),
     "qa-client": ("quickack 1 on the balancer's client-side routes only", {}, ("client",)),
-    "quickack": ("quickack 1 on all the balancer's routes (proposed default)", {}, ("client", "server")),
+    "quickack": ("role as rendered: quickack 1 on all the balancer's routes (haproxy_route_quickack: all)", {},
+                 ("client", "server")),
     "splice-forced": ("option splice-request + splice-response",
                       {"defaults": ["option splice-request", "option splice-response"]}, ()),
     "quickack+bufsize64k": ("quickack 1 on all routes + tune.bufsize 65536", {"global": ["tune.bufsize 65536"]},
