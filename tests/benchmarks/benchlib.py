@@ -438,7 +438,8 @@ def render_haproxy_config(topology, services, stats_socket, tuning=None, role_va
     variables.update(role_vars or {})
     variables.update({"haproxy_stats_socket": stats_socket, "inventory_hostname": "lb1",
                       "ansible_managed": "Ansible managed (rendered by tests/benchmarks/benchlib.py)",
-                      "pacs_lb_model": model, "__haproxy_sections": service_model.render_haproxy(model)})
+                      "pacs_lb_model": model,
+                      "__haproxy_sections": service_model.render_haproxy(model, variables["haproxy_on_server_down"])})
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROOT, "roles", "haproxy", "templates")),
                              trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     text = env.get_template("haproxy.cfg.j2").render(**variables)

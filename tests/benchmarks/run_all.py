@@ -29,7 +29,7 @@ BENCHMARKS = (
     ("echo_rtt", "echo_rtt.py", ["--count", "50", "--sinks", "storescp-stock,orthanc-stock,orthanc-nodelay"], 300),
     ("check_cpu", "check_cpu.py", ["--seconds", "60", "--intervals", "100"], 300),
     ("failover", "failover.py", ["--trials", "3", "--failures", "kill,blackhole", "--checks", "lab",
-                                 "--variants", "role,redispatch-1+connect-1s+tcp-ut"], 300),
+                                 "--variants", "role,shutdown-sessions"], 300),
     ("vrrp_takeover", "vrrp_takeover.py", ["--trials", "10"], 240),
 )
 
