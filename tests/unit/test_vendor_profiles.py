@@ -216,6 +216,10 @@ def _bad_vendor(gv):
     gv["pacs_lb_vendor"] = "siemens_syngo"
 
 
+def _bad_role_option(gv):
+    gv["haproxy_route_quickack"] = "fast"
+
+
 def _nothing(gv):
     pass
 
@@ -232,7 +236,8 @@ def ansible_runs(tmp_path_factory):
         out = str(base / ("render-" + name))
         runs["render:" + name] = Run(["-i", inventory, "tests/render/render.yml", "-e", "render_dir=" + out],
                                      render_dir=out, inventory=inventory)
-    for name, change in (("bad_vip", _bad_vip), ("bad_vendor", _bad_vendor), ("control", _nothing)):
+    for name, change in (("bad_vip", _bad_vip), ("bad_vendor", _bad_vendor), ("bad_role_option", _bad_role_option),
+                         ("control", _nothing)):
         inventory = make_bad_inventory(base / ("inventory-" + name), "infinitt", change)
         runs["site:" + name] = Run(["-i", inventory, "site.yml"], inventory=inventory)
     yield runs
@@ -544,6 +549,13 @@ def test_site_rejects_an_unknown_vendor(ansible_runs):
     assert rc != 0, out
     assert "value of pacs_lb_vendor must be one of: none, generic, philips_vue, infinitt, insignia, ge_centricity, " \
            "got: siemens_syngo" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_checks_the_balancer_roles_options_in_preflight(ansible_runs):
+    rc, out = ansible_runs["site:bad_role_option"].result()
+    assert rc != 0, out
+    assert "value of haproxy_route_quickack must be one of: all, servers, none, got: fast" in out
     _assert_stopped_before_any_host(out)
 
 
