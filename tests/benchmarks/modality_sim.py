@@ -211,7 +211,8 @@ class SendQueue(object):
 
     def __init__(self, studies, host, port, called_ae="ORTHANC", calling_ae="MODALITY1", associations=1,
                  max_retries=3, backoff=0.5, backoff_max=8.0, nodelay=False, dimse_timeout=30, acse_timeout=15,
-                 connect_timeout=5, time_limit=600, recorder=None, pause_between_studies=0.0, seed=None):
+                 connect_timeout=5, time_limit=600, recorder=None, pause_between_studies=0.0, seed=None,
+                 stop_file=None):
         self.host, self.port = host, int(port)
         self.called_ae, self.calling_ae = called_ae, calling_ae
         self.associations = max(1, int(associations))
@@ -221,6 +222,8 @@ class SendQueue(object):
         self.deadline = time.monotonic() + float(time_limit)
         self.recorder = recorder or Recorder()
         self.pause_between_studies = float(pause_between_studies)
+        # Once this file exists no new study is started; retries of started ones go on.
+        self.stop_file = stop_file
         self._rng = random.Random(seed)
         self._queue = queue.Queue()
         self._pending = 0
@@ -291,6 +294,9 @@ class SendQueue(object):
                 with self._pending_lock:
                     if self._pending == 0:
                         return
+                continue
+            if job["attempt"] == 1 and self.stop_file and os.path.exists(self.stop_file):
+                self._done()  # never started, so nothing to record
                 continue
             wait = job["not_before"] - time.monotonic()
             if wait > 0:
@@ -568,6 +574,7 @@ def main(argv=None):
     send.add_argument("--acse-timeout", type=float, default=15)
     send.add_argument("--time-limit", type=float, default=600, help="hard limit for the whole run (s)")
     send.add_argument("--pause", type=float, default=0.0, help="pause between studies per association (s)")
+    send.add_argument("--stop-file", help="start no new study once this file exists (retries go on)")
     send.add_argument("--seed", type=int)
     send.add_argument("--records", help="JSON-lines file for the records")
     send.add_argument("--orthanc", action="append", default=[], help="Orthanc REST base URL to reconcile against")
@@ -586,7 +593,7 @@ def main(argv=None):
             called_ae=args.aec, calling_ae=args.aet, associations=args.associations, max_retries=args.max_retries,
             backoff=args.backoff, backoff_max=args.backoff_max, nodelay=args.nodelay,
             dimse_timeout=args.dimse_timeout, acse_timeout=args.acse_timeout, time_limit=args.time_limit,
-            pause_between_studies=args.pause)
+            pause_between_studies=args.pause, stop_file=args.stop_file)
     else:
         records = load_records(args.records)
         result = summarize(records)

@@ -234,3 +234,23 @@ def test_records_are_json_serialisable(fake_ae):
     fake_ae.plan = [[0]]
     records = run_queue(ms.plan_studies(1, [("ct", 1)], seed=7))
     assert json.loads(json.dumps(records)) == records
+
+
+def test_stop_file_ends_new_studies_but_not_retries(fake_ae, tmp_path):
+    stop = tmp_path / "stop"
+    studies = ms.plan_studies(3, [("ct", 1)], seed=8)
+    # first study: refused once, then stored on its retry; the stop file appears after the first attempt
+    fake_ae.plan = ["refused", [0], [0], [0]]
+    real_associate = fake_ae.associate
+
+    def associate(self, *args, **kwargs):
+        stop.write_text("")
+        return real_associate(self, *args, **kwargs)
+    fake_ae.associate = associate
+    try:
+        records = run_queue(studies, max_retries=2, stop_file=str(stop))
+    finally:
+        fake_ae.associate = real_associate
+    summary = ms.summarize(records)
+    assert summary["acknowledged"] == 1 and summary["gave_up"] == 0, summary
+    assert [r["outcome"] for r in records if r["type"] == "association"] == ["connect_failed", "established", "released"]
