@@ -483,9 +483,18 @@ def orthanc_holdings(base_url, records, timeout=30):
 
 
 def _post_json(url, body, timeout):
+    """POST and decode; a server that refuses or drops the connection (an Orthanc
+    restarted by a fault scenario and still starting) is asked again until timeout."""
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec - URLs come from the command line
-        return json.loads(response.read().decode())
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec - URLs from the command line
+                return json.loads(response.read().decode())
+        except (urllib.error.URLError, ConnectionError) as exc:
+            if isinstance(exc, urllib.error.HTTPError) or time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
 
 
 STORESCP_NAME_RE = re.compile(r"^(?:[A-Z]{2}|[a-z]{2})\.([0-9][0-9.]*[0-9])(?:\.dcm)?$")
