@@ -435,6 +435,21 @@ def summarize(records):
     }
 
 
+def across(records, moments):
+    """How the associations that were open at any of the moments (epoch seconds) ended.
+
+    A reload or failover is such a moment: an association that spans it and
+    still ends "released" survived it."""
+    ended = collections.Counter()
+    for r in records:
+        if r.get("type") == "association" and r.get("outcome") in ("released", "broken"):
+            start = r["t"] - r.get("elapsed_ms", 0.0) / 1000.0
+            if any(start <= moment <= r["t"] for moment in moments):
+                ended[r["outcome"]] += 1
+    return {"moments": len(moments), "open_at_moments": sum(ended.values()),
+            "released": ended["released"], "broken": ended["broken"]}
+
+
 def reconcile(records, holdings):
     """Compare the records with what the servers hold.
 
@@ -594,7 +609,14 @@ def main(argv=None):
     rec.add_argument("--orthanc", action="append", default=[])
     rec.add_argument("--storescp-dir", action="append", default=[])
     rec.add_argument("--json", action="store_true")
+    acr = sub.add_parser("across", help="how the associations open at given moments ended")
+    acr.add_argument("--records", required=True)
+    acr.add_argument("--at", type=float, nargs="+", required=True, help="moments, epoch seconds")
     args = parser.parse_args(argv)
+
+    if args.command == "across":
+        print(json.dumps(across(load_records(args.records), args.at), sort_keys=True))
+        return 0
 
     if args.command == "send":
         records, result = simulate(

@@ -254,3 +254,15 @@ def test_stop_file_ends_new_studies_but_not_retries(fake_ae, tmp_path):
     summary = ms.summarize(records)
     assert summary["acknowledged"] == 1 and summary["gave_up"] == 0, summary
     assert [r["outcome"] for r in records if r["type"] == "association"] == ["connect_failed", "established", "released"]
+
+
+def test_across_counts_only_associations_open_at_the_moments():
+    records = [
+        {"type": "association", "outcome": "released", "t": 110.0, "elapsed_ms": 5000.0},   # 105-110: spans 107
+        {"type": "association", "outcome": "broken", "t": 130.0, "elapsed_ms": 30000.0},    # 100-130: spans 107
+        {"type": "association", "outcome": "released", "t": 104.0, "elapsed_ms": 1000.0},   # 103-104: before
+        {"type": "association", "outcome": "broken", "t": 150.0, "elapsed_ms": 1000.0},     # 149-150: after
+        {"type": "association", "outcome": "established", "t": 105.0},
+    ]
+    assert ms.across(records, [107.0]) == {"moments": 1, "open_at_moments": 2, "released": 1, "broken": 1}
+    assert ms.across(records, [200.0])["open_at_moments"] == 0
