@@ -290,18 +290,14 @@ def main(argv=None):
                         out["rows"].append(row(sink, profile, "storescu", assoc, tuning))
                     if "pynetdicom" in args.clients.split(",") and profile == "stock":
                         out["rows"].append(row(sink, profile, "pynetdicom", 1, tuning))
-        if candidates:
-            print("candidate tunings (storescp stock, storescu, 1 association)")
-            for cand in candidates:
-                summary = row("storescp-stock", "stock", "storescu", 1, cand, args.candidate_pairs or pairs)
+        for names, profile, label, key in ((candidates, "stock", "stock", "candidates"),
+                                           (nd_candidates, "nodelay", "TCP_NODELAY", "nodelay_candidates")):
+            if names:
+                print("candidate tunings (storescp %s, storescu, 1 association)" % label)
+            for cand in names:
+                summary = row("storescp-" + profile, profile, "storescu", 1, cand, args.candidate_pairs or pairs)
                 summary["description"] = CANDIDATES[cand][0]
-                out["candidates"].append(summary)
-        if nd_candidates:
-            print("candidate tunings (storescp TCP_NODELAY, storescu, 1 association)")
-            for cand in nd_candidates:
-                summary = row("storescp-nodelay", "nodelay", "storescu", 1, cand, args.candidate_pairs or pairs)
-                summary["description"] = CANDIDATES[cand][0]
-                out["nodelay_candidates"].append(summary)
+                out[key].append(summary)
         out["lb_routes_last"] = bench.topology.routes("lb") if args.topology == "veth" else None
     out["storescu_incomplete_runs"] = runner.timeouts
     out["duration_s"] = round(time.monotonic() - started, 1)
