@@ -693,9 +693,8 @@ def _port_redirect(fe_name, group):
     if sum(last - first + 1 for first, last in group["ports"]) <= HAPROXY_MAX_BIND_PORTS:
         return None
     listen = group["ports"][0][0]
-    v6 = ":" in group["vip"]
-    return {"frontend": fe_name, "vip": group["vip"], "family": "ip6" if v6 else "ip",
-            "to": "[%s]:%d" % (group["vip"], listen) if v6 else "%s:%d" % (group["vip"], listen),
+    return {"frontend": fe_name, "vip": group["vip"], "family": "ip6" if ":" in group["vip"] else "ip",
+            "to": _bind_address(group["vip"], str(listen)),
             "listen_port": listen, "ports": format_ports(_without_port(group["ports"], listen))}
 
 
@@ -776,7 +775,7 @@ def render_haproxy(model, on_server_down="keep_sessions"):
     """Frontends and backends for every proxied service, ready to lay out."""
     if on_server_down not in ON_SERVER_DOWN:
         raise ValueError("haproxy_on_server_down: '%s' is not one of %s" % (on_server_down, ", ".join(ON_SERVER_DOWN)))
-    frontends, backends, redirects = [], [], []
+    frontends, backends, redirects, addresses = [], [], [], []
     for svc in model["services"]:
         if svc["renderer"] != "haproxy":
             continue
@@ -786,7 +785,7 @@ def render_haproxy(model, on_server_down="keep_sessions"):
             redirect = _port_redirect("fe_" + base, group)
             if redirect:
                 redirects.append(redirect)
-            bind = _bind_address(group["vip"], str(redirect["listen_port"]) if redirect else group["port_spec"])
+            bind = redirect["to"] if redirect else _bind_address(group["vip"], group["port_spec"])
             if svc["tls_certificate"]:
                 bind += " ssl crt %s" % svc["tls_certificate"]
             fe = {"name": "fe_" + base, "mode": "http" if http else "tcp", "binds": [bind],
@@ -795,6 +794,8 @@ def render_haproxy(model, on_server_down="keep_sessions"):
             if svc["maxconn"]:
                 fe["lines"].append("maxconn %d" % svc["maxconn"])
             backends.append(_backend("be_" + base, svc, group, svc["servers"], svc["scheduler"], http, on_server_down))
+            addresses += [s["address"] for s in svc["servers"] + [s for r in svc["routes"] for s in r["servers"]]
+                          if s["address"] not in addresses]
             ae_routes = [r for r in svc["routes"] if r["match"] in ("called_ae", "calling_ae")]
             if ae_routes:
                 # Wait for the A-ASSOCIATE-RQ up to the end of the AE title the
@@ -817,12 +818,6 @@ def render_haproxy(model, on_server_down="keep_sessions"):
                 backends.append(_backend(be_name, dict(svc, server_tls=route["server_tls"]), rgroup,
                                          route["servers"], route["scheduler"], http, on_server_down))
             frontends.append(fe)
-    addresses = []
-    for svc in model["services"]:
-        if svc["renderer"] == "haproxy":
-            for srv in svc["servers"] + [s for r in svc["routes"] for s in r["servers"]]:
-                if srv["address"] not in addresses:
-                    addresses.append(srv["address"])
     return {"frontends": frontends, "backends": backends, "port_redirects": redirects, "server_addresses": addresses,
             "needs_external_check": any("option external-check" in b["lines"] for b in backends)}
 
