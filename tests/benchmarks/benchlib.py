@@ -478,6 +478,21 @@ def add_tuning(text, tuning):
     return "\n".join(out) + "\n"
 
 
+def stats_command(path, cmd, timeout=5):
+    """One command on an HAProxy stats socket; the whole answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall((cmd + "\n").encode())
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks).decode()
+
+
 class Haproxy(object):
     def __init__(self, bench, services, tuning=None, role_vars=None, name="haproxy"):
         self.bench = bench
@@ -508,17 +523,7 @@ class Haproxy(object):
         return self.proc.pid
 
     def command(self, cmd, timeout=5):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(self.stats_socket)
-            sock.sendall((cmd + "\n").encode())
-            chunks = []
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-        return b"".join(chunks).decode()
+        return stats_command(self.stats_socket, cmd, timeout)
 
     def servers(self):
         """{(backend, server): row of 'show stat'}."""

@@ -212,7 +212,7 @@ class SendQueue(object):
     def __init__(self, studies, host, port, called_ae="ORTHANC", calling_ae="MODALITY1", associations=1,
                  max_retries=3, backoff=0.5, backoff_max=8.0, nodelay=False, dimse_timeout=30, acse_timeout=15,
                  connect_timeout=5, time_limit=600, recorder=None, pause_between_studies=0.0, seed=None,
-                 stop_file=None):
+                 stop_file=None, image_pause=0.0):
         self.host, self.port = host, int(port)
         self.called_ae, self.calling_ae = called_ae, calling_ae
         self.associations = max(1, int(associations))
@@ -224,6 +224,11 @@ class SendQueue(object):
         self.pause_between_studies = float(pause_between_studies)
         # Once this file exists no new study is started; retries of started ones go on.
         self.stop_file = stop_file
+        # A pause between the images of one association (a slow modality, or a
+        # technologist sending image by image). With a stop file, such a study
+        # ends at the next image once the file exists and the rest of it is never
+        # sent: one long study then holds one association open until that moment.
+        self.image_pause = float(image_pause)
         self._rng = random.Random(seed)
         self._queue = queue.Queue()
         self._pending = 0
@@ -241,6 +246,9 @@ class SendQueue(object):
     def _done(self):
         with self._pending_lock:
             self._pending -= 1
+
+    def _stopping(self):
+        return bool(self.stop_file) and os.path.exists(self.stop_file)
 
     def _backoff_delay(self, attempt):
         delay = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
@@ -295,7 +303,7 @@ class SendQueue(object):
                     if self._pending == 0:
                         return
                 continue
-            if job["attempt"] == 1 and self.stop_file and os.path.exists(self.stop_file):
+            if job["attempt"] == 1 and self._stopping():
                 self._done()  # never started, so nothing to record
                 continue
             wait = job["not_before"] - time.monotonic()
@@ -337,6 +345,10 @@ class SendQueue(object):
             if time.monotonic() >= self.deadline:
                 unacknowledged.extend(remaining)
                 break
+            if self.image_pause and len(remaining) < len(job["pending"]):
+                time.sleep(self.image_pause)
+                if self._stopping():
+                    break  # planned, never sent: not recorded, not owed
             instance = remaining.pop(0)
             ds = make_dataset(study, instance)
             t0 = time.monotonic()
@@ -439,15 +451,18 @@ def across(records, moments):
     """How the associations that were open at any of the moments (epoch seconds) ended.
 
     A reload or failover is such a moment: an association that spans it and
-    still ends "released" survived it."""
+    still ends "released" survived it. moments_without_open counts the moments
+    that no association spanned (they tested nothing)."""
     ended = collections.Counter()
+    spans = []
     for r in records:
         if r.get("type") == "association" and r.get("outcome") in ("released", "broken"):
-            start = r["t"] - r.get("elapsed_ms", 0.0) / 1000.0
-            if any(start <= moment <= r["t"] for moment in moments):
+            spans.append((r["t"] - r.get("elapsed_ms", 0.0) / 1000.0, r["t"]))
+            if any(spans[-1][0] <= moment <= r["t"] for moment in moments):
                 ended[r["outcome"]] += 1
+    uncovered = [m for m in moments if not any(start <= m <= end for start, end in spans)]
     return {"moments": len(moments), "open_at_moments": sum(ended.values()),
-            "released": ended["released"], "broken": ended["broken"]}
+            "released": ended["released"], "broken": ended["broken"], "moments_without_open": len(uncovered)}
 
 
 def reconcile(records, holdings):
@@ -599,6 +614,9 @@ def main(argv=None):
     send.add_argument("--time-limit", type=float, default=600, help="hard limit for the whole run (s)")
     send.add_argument("--pause", type=float, default=0.0, help="pause between studies per association (s)")
     send.add_argument("--stop-file", help="start no new study once this file exists (retries go on)")
+    send.add_argument("--image-pause", type=float, default=0.0,
+                      help="pause between the images of an association (s); with --stop-file a study then "
+                           "ends early once the file exists (its unsent rest is dropped)")
     send.add_argument("--seed", type=int)
     send.add_argument("--records", help="JSON-lines file for the records")
     send.add_argument("--orthanc", action="append", default=[], help="Orthanc REST base URL to reconcile against")
@@ -624,7 +642,7 @@ def main(argv=None):
             called_ae=args.aec, calling_ae=args.aet, associations=args.associations, max_retries=args.max_retries,
             backoff=args.backoff, backoff_max=args.backoff_max, nodelay=args.nodelay,
             dimse_timeout=args.dimse_timeout, acse_timeout=args.acse_timeout, time_limit=args.time_limit,
-            pause_between_studies=args.pause, stop_file=args.stop_file)
+            pause_between_studies=args.pause, stop_file=args.stop_file, image_pause=args.image_pause)
     else:
         records = load_records(args.records)
         result = summarize(records)

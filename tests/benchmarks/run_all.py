@@ -30,6 +30,7 @@ BENCHMARKS = (
     ("check_cpu", "check_cpu.py", ["--seconds", "60", "--intervals", "100"], 300),
     ("failover", "failover.py", ["--trials", "3", "--failures", "kill,blackhole", "--checks", "lab",
                                  "--variants", "role,shutdown-sessions"], 300),
+    ("reload", "reload.py", ["--reloads", "20"], 300),
     ("vrrp_takeover", "vrrp_takeover.py", ["--trials", "10"], 240),
 )
 

@@ -42,6 +42,9 @@ CANDIDATES = {
                       {"defaults": ["option splice-request", "option splice-response"]}, ()),
     "quickack+bufsize64k": ("quickack 1 on all routes + tune.bufsize 65536", {"global": ["tune.bufsize 65536"]},
                             ("client", "server")),
+    "quickack+splice-forced": ("quickack 1 on all routes + option splice-request + splice-response",
+                               {"defaults": ["option splice-request", "option splice-response"]},
+                               ("client", "server")),
 }
 
 SINK_LAYOUT = {

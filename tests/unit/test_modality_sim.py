@@ -4,6 +4,7 @@ import io
 import json
 import os
 import sys
+import time
 
 import pytest
 
@@ -264,5 +265,29 @@ def test_across_counts_only_associations_open_at_the_moments():
         {"type": "association", "outcome": "broken", "t": 150.0, "elapsed_ms": 1000.0},     # 149-150: after
         {"type": "association", "outcome": "established", "t": 105.0},
     ]
-    assert ms.across(records, [107.0]) == {"moments": 1, "open_at_moments": 2, "released": 1, "broken": 1}
+    assert ms.across(records, [107.0]) == {"moments": 1, "open_at_moments": 2, "released": 1, "broken": 1,
+                                           "moments_without_open": 0}
     assert ms.across(records, [200.0])["open_at_moments"] == 0
+    # 103.5 and 149.5 are spanned, 200 and 140 are not
+    assert ms.across(records, [103.5, 140.0, 149.5, 200.0])["moments_without_open"] == 2
+
+
+def test_image_pause_holds_one_association_until_the_stop_file(fake_ae, tmp_path, monkeypatch):
+    stop = tmp_path / "stop"
+    studies = ms.plan_studies(2, [("ct", 50)], seed=9)
+    fake_ae.plan = [[0] * 50, [0] * 50]
+    real_store = FakeAssoc.send_c_store
+
+    def store(self, ds):
+        rsp = real_store(self, ds)
+        if len(self.stores) == 3:
+            stop.write_text("")  # appears while the third image is sent
+        return rsp
+    monkeypatch.setattr(FakeAssoc, "send_c_store", store)
+    started = time.monotonic()
+    records = run_queue(studies, stop_file=str(stop), image_pause=0.05)
+    # one association, three images 50 ms apart, released; the unsent rest and the second study are not owed
+    assert [r["outcome"] for r in records if r["type"] == "association"] == ["established", "released"]
+    summary = ms.summarize(records)
+    assert (summary["sent"], summary["acknowledged"], summary["gave_up"]) == (3, 3, 0), summary
+    assert time.monotonic() - started >= 0.15
