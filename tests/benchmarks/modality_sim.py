@@ -447,12 +447,16 @@ def summarize(records):
     }
 
 
-def across(records, moments):
+def across(records, moments, near=2.0):
     """How the associations that were open at any of the moments (epoch seconds) ended.
 
     A reload or failover is such a moment: an association that spans it and
     still ends "released" survived it. moments_without_open counts the moments
-    that no association spanned (they tested nothing)."""
+    that no association spanned (they tested nothing). A broken association
+    lasts at least its DIMSE timeout, so it spans some moment by its length
+    alone: unanswered_near_moments counts the requests that got no response
+    and were sent within `near` seconds of a moment, and unanswered_elsewhere
+    the others, which the moments cannot have caused."""
     ended = collections.Counter()
     spans = []
     for r in records:
@@ -461,8 +465,12 @@ def across(records, moments):
             if any(spans[-1][0] <= moment <= r["t"] for moment in moments):
                 ended[r["outcome"]] += 1
     uncovered = [m for m in moments if not any(start <= m <= end for start, end in spans)]
+    unanswered = [r["t"] - r["elapsed_ms"] / 1000.0 for r in records
+                  if r.get("type") == "store" and r.get("outcome") == "no_response"]
+    near_moment = [t for t in unanswered if any(abs(t - m) <= near for m in moments)]
     return {"moments": len(moments), "open_at_moments": sum(ended.values()),
-            "released": ended["released"], "broken": ended["broken"], "moments_without_open": len(uncovered)}
+            "released": ended["released"], "broken": ended["broken"], "moments_without_open": len(uncovered),
+            "unanswered_near_moments": len(near_moment), "unanswered_elsewhere": len(unanswered) - len(near_moment)}
 
 
 def reconcile(records, holdings):

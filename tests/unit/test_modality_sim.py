@@ -266,10 +266,15 @@ def test_across_counts_only_associations_open_at_the_moments():
         {"type": "association", "outcome": "established", "t": 105.0},
     ]
     assert ms.across(records, [107.0]) == {"moments": 1, "open_at_moments": 2, "released": 1, "broken": 1,
-                                           "moments_without_open": 0}
+                                           "moments_without_open": 0, "unanswered_near_moments": 0,
+                                           "unanswered_elsewhere": 0}
     assert ms.across(records, [200.0])["open_at_moments"] == 0
     # 103.5 and 149.5 are spanned, 200 and 140 are not
     assert ms.across(records, [103.5, 140.0, 149.5, 200.0])["moments_without_open"] == 2
+    # a request unanswered for 30 s, sent at 100.5: 1.5 s after a moment at 99 counts as near it, one at 97 not
+    stalled = records + [{"type": "store", "outcome": "no_response", "t": 130.5, "elapsed_ms": 30000.0}]
+    assert (ms.across(stalled, [99.0])["unanswered_near_moments"], ms.across(stalled, [99.0])["unanswered_elsewhere"]) == (1, 0)
+    assert (ms.across(stalled, [97.0])["unanswered_near_moments"], ms.across(stalled, [97.0])["unanswered_elsewhere"]) == (0, 1)
 
 
 def test_image_pause_holds_one_association_until_the_stop_file(fake_ae, tmp_path, monkeypatch):
