@@ -159,7 +159,7 @@ def run_mode(bench, servers, mode, args):
     echo = EchoLoad(topo.ns["cli"], topo.vip, 104, limit_s=limit).start()
     time.sleep(2.0)  # every held association open, the busy load flowing
     moments, durations = [], []
-    for _ in range(args.reloads):
+    while len(moments) < args.reloads:
         moment, took = haproxy.reload()
         moments.append(moment)
         durations.append(took)
