@@ -202,6 +202,7 @@ def main(argv=None):
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between reloads")
     parser.add_argument("--held", type=int, default=3, help="associations held open through all the reloads")
     parser.add_argument("--image-pause", type=float, default=0.5, help="seconds between images of a held association")
+    parser.add_argument("--pcap", help="write the DICOM control traffic seen by the balancer to this file (tcpdump)")
     args = parser.parse_args(argv)
     args.reloads = args.reloads or (5 if args.quick else 20)
     started = time.monotonic()
@@ -213,6 +214,14 @@ def main(argv=None):
             bench.topology.set_quickack()
         servers = [bench.start_storescp("pacs%d" % (n + 1), ip, 11112 + n)
                    for n, ip in enumerate(bench.topology.server_ips)]
+        if args.pcap:
+            # DICOM control traffic on the balancer (both legs): association PDUs, DIMSE commands and
+            # responses, aborts; not the bulk data. Tells whether a response that a client missed left it.
+            bench.own(bl.Proc("tcpdump", bench.topology.exec_argv("lb", [
+                "tcpdump", "-i", "any", "-n", "-s", "200", "-w", args.pcap,
+                "tcp and ((tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst)) != 0 or (greater 67 and less 400))"]),
+                log_path=os.path.join(bench.workdir, "tcpdump.log")))
+            time.sleep(1.0)
         for mode in [m for m in args.modes.split(",") if m]:
             if mode not in MODES:
                 raise SystemExit("unknown mode %r (%s)" % (mode, ", ".join(MODES)))
