@@ -240,7 +240,7 @@ def main(argv=None):
              "%d / %d / %d" % (r["busy"]["open_at_moments"], r["busy"]["released"], r["busy"]["broken"]),
              "%s / %s" % (r["sim"]["sent"], r["sim"]["acknowledged"]), r["sim"]["missing_on_server"],
              "%d -> %d (%.1f s)" % (r["old_processes_at_last_reload"], r["old_processes_after_release"],
-                                   r["old_processes_gone_after_s"])]
+                                    r["old_processes_gone_after_s"])]
             for r in out["rows"]]
     print()
     print(bl.table(["reload", "reloads", "new worker serving after s, median (max)",
