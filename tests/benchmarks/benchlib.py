@@ -478,6 +478,17 @@ def add_tuning(text, tuning):
     return "\n".join(out) + "\n"
 
 
+def write_checked_config(topology, services, stats_socket, cfg_path, tuning=None, role_vars=None):
+    """render_haproxy_config() written to cfg_path and checked with haproxy -c (as the role's validate does)."""
+    text, model = render_haproxy_config(topology, services, stats_socket, tuning, role_vars)
+    with open(cfg_path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    check = run(topology.exec_argv("lb", ["haproxy", "-c", "-f", cfg_path]), check=False)
+    if check.returncode != 0:
+        raise RuntimeError("haproxy -c failed for %s:\n%s\n%s" % (cfg_path, check.stdout, check.stderr))
+    return text, model
+
+
 def stats_command(path, cmd, timeout=5):
     """One command on an HAProxy stats socket; the whole answer."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -498,12 +509,8 @@ class Haproxy(object):
         self.bench = bench
         self.stats_socket = os.path.join(bench.workdir, "%s.sock" % name)
         self.cfg_path = os.path.join(bench.workdir, "%s.cfg" % name)
-        self.text, self.model = render_haproxy_config(bench.topology, services, self.stats_socket, tuning, role_vars)
-        with open(self.cfg_path, "w", encoding="utf-8") as handle:
-            handle.write(self.text)
-        check = run(bench.topology.exec_argv("lb", ["haproxy", "-c", "-f", self.cfg_path]), check=False)
-        if check.returncode != 0:
-            raise RuntimeError("haproxy -c failed:\n%s\n%s" % (check.stdout, check.stderr))
+        self.text, self.model = write_checked_config(bench.topology, services, self.stats_socket, self.cfg_path,
+                                                     tuning, role_vars)
         if os.path.exists(self.stats_socket):
             os.unlink(self.stats_socket)  # left by an earlier HAProxy of the same name
         self.proc = bench.own(Proc(name, bench.topology.exec_argv("lb", ["haproxy", "-f", self.cfg_path, "-db"]),

@@ -457,16 +457,15 @@ def across(records, moments, near=2.0):
     alone: unanswered_near_moments counts the requests that got no response
     and were sent within `near` seconds of a moment, and unanswered_elsewhere
     the others, which the moments cannot have caused."""
-    ended = collections.Counter()
-    spans = []
-    for r in records:
-        if r.get("type") == "association" and r.get("outcome") in ("released", "broken"):
-            spans.append((r["t"] - r.get("elapsed_ms", 0.0) / 1000.0, r["t"]))
-            if any(spans[-1][0] <= moment <= r["t"] for moment in moments):
-                ended[r["outcome"]] += 1
-    uncovered = [m for m in moments if not any(start <= m <= end for start, end in spans)]
-    unanswered = [r["t"] - r["elapsed_ms"] / 1000.0 for r in records
-                  if r.get("type") == "store" and r.get("outcome") == "no_response"]
+    def started(record):
+        return record["t"] - record.get("elapsed_ms", 0.0) / 1000.0
+
+    spans = [(started(r), r["t"], r["outcome"]) for r in records
+             if r.get("type") == "association" and r.get("outcome") in ("released", "broken")]
+    ended = collections.Counter(outcome for start, end, outcome in spans
+                                if any(start <= m <= end for m in moments))
+    uncovered = [m for m in moments if not any(start <= m <= end for start, end, _outcome in spans)]
+    unanswered = [started(r) for r in records if r.get("type") == "store" and r.get("outcome") == "no_response"]
     near_moment = [t for t in unanswered if any(abs(t - m) <= near for m in moments)]
     return {"moments": len(moments), "open_at_moments": sum(ended.values()),
             "released": ended["released"], "broken": ended["broken"], "moments_without_open": len(uncovered),

@@ -52,6 +52,7 @@ class ReloadingHaproxy(object):
         self.generation = 0
         self.pidfile = os.path.join(bench.workdir, "haproxy-reload-%s.pid" % mode)
         self.stats_socket = os.path.join(bench.workdir, "haproxy-%s.sock" % mode)
+        self.cfg_path = os.path.join(bench.workdir, "haproxy-%s.cfg" % mode)
         self.all_pids = set()
         self._write_config()
         if mode == "master-worker":
@@ -64,17 +65,10 @@ class ReloadingHaproxy(object):
         self.worker = self._wait_new_worker(None)
 
     def _write_config(self):
-        """Render the role's configuration for this generation; haproxy -c as the role's validate does."""
+        """The role's configuration for the next generation, rewritten in place (as on a host) and checked."""
         self.generation += 1
-        text, _model = bl.render_haproxy_config(self.bench.topology, self.services, self.stats_socket,
-                                                role_vars={"haproxy_maxconn": 4000 + self.generation})
-        cfg = os.path.join(self.bench.workdir, "haproxy-%s.cfg" % self.mode)  # one path, rewritten: as on a host
-        with open(cfg, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        check = bl.run(self.bench.topology.exec_argv("lb", ["haproxy", "-c", "-q", "-f", cfg]), check=False)
-        if check.returncode != 0:
-            raise RuntimeError("haproxy -c failed (generation %d):\n%s%s" % (self.generation, check.stdout, check.stderr))
-        self.cfg_path = cfg
+        bl.write_checked_config(self.bench.topology, self.services, self.stats_socket, self.cfg_path,
+                                role_vars={"haproxy_maxconn": 4000 + self.generation})
 
     def _daemon(self, old_pids):
         argv = ["haproxy", "-f", self.cfg_path, "-p", self.pidfile, "-D"]
