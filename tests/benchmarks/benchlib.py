@@ -440,8 +440,10 @@ def render_haproxy_config(topology, services, stats_socket, tuning=None, role_va
                       "ansible_managed": "Ansible managed (rendered by tests/benchmarks/benchlib.py)",
                       "pacs_lb_model": model,
                       "__haproxy_sections": service_model.render_haproxy(model, variables["haproxy_on_server_down"])})
+    from ansible.module_utils.parsing.convert_bool import boolean
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROOT, "roles", "haproxy", "templates")),
                              trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["bool"] = boolean  # Ansible's filter of that name, which the template uses
     text = env.get_template("haproxy.cfg.j2").render(**variables)
     lines = []
     for line in text.splitlines():

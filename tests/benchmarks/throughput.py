@@ -15,6 +15,7 @@ balancer namespace's routes (roles/haproxy/files/route-quickack, installed by th
   python tests/benchmarks/throughput.py --quick    # fewer images and pairs (~2 min)
 """
 import argparse
+import collections
 import os
 import subprocess
 import sys
@@ -23,28 +24,43 @@ import time
 import benchlib as bl
 import modality_sim as ms
 
-# name -> (description, HAProxy tuning lines, quickack legs)
+QA = ("client", "server")
+
+
+class Candidate(collections.namedtuple("Candidate", "description lines legs role_vars")):
+    """A balancer-side tuning: HAProxy lines appended to the rendered sections, the balancer's routes that get
+    quickack 1, and haproxy role variables the configuration is rendered with."""
+
+    def __new__(cls, description, lines=None, legs=(), role_vars=None):
+        return super().__new__(cls, description, lines or {}, legs, role_vars or {})
+
+
 CANDIDATES = {
-    "default": ("role with haproxy_route_quickack: none (HAProxy sets TCP_NODELAY on both sides)", {}, ()),
-    "smart": ("option tcp-smart-accept + tcp-smart-connect",
-              {"defaults": ["option tcp-smart-accept", "option tcp-smart-connect"]}, ()),
-    "splice": ("option splice-auto", {"defaults": ["option splice-auto"]}, ()),
-    "bufsize64k": ("tune.bufsize 65536 (4x fewer, larger forwards)", {"global": ["tune.bufsize 65536"]}, ()),
-    "sockbuf": ("tune.rcvbuf/sndbuf client+server 1 MiB", {"global": [
+    "default": Candidate("role with haproxy_route_quickack: none (HAProxy sets TCP_NODELAY on both sides)"),
+    "smart": Candidate("option tcp-smart-accept + tcp-smart-connect",
+                       {"defaults": ["option tcp-smart-accept", "option tcp-smart-connect"]}),
+    "splice": Candidate("option splice-auto", {"defaults": ["option splice-auto"]}),
+    "bufsize64k": Candidate("tune.bufsize 65536 (4x fewer, larger forwards)", {"global": ["tune.bufsize 65536"]}),
+    "sockbuf": Candidate("tune.rcvbuf/sndbuf client+server 1 MiB", {"global": [
         "tune.rcvbuf.client 1048576", "tune.rcvbuf.server 1048576",
-        "tune.sndbuf.client 1048576", "tune.sndbuf.server 1048576"]}, ()),
-    "qa-server": ("quickack 1 on the balancer's server-side routes only", {}, ("server",)),
-    "qa-hosts": ("quickack 1 on host routes to the real servers only (route-quickack hosts-on)", {}, ("hosts",)),
-    "qa-client": ("quickack 1 on the balancer's client-side routes only", {}, ("client",)),
-    "quickack": ("role as rendered: quickack 1 on all the balancer's routes (haproxy_route_quickack: all)", {},
-                 ("client", "server")),
-    "splice-forced": ("option splice-request + splice-response",
-                      {"defaults": ["option splice-request", "option splice-response"]}, ()),
-    "quickack+bufsize64k": ("quickack 1 on all routes + tune.bufsize 65536", {"global": ["tune.bufsize 65536"]},
-                            ("client", "server")),
-    "quickack+splice-forced": ("quickack 1 on all routes + option splice-request + splice-response",
-                               {"defaults": ["option splice-request", "option splice-response"]},
-                               ("client", "server")),
+        "tune.sndbuf.client 1048576", "tune.sndbuf.server 1048576"]}),
+    "qa-server": Candidate("quickack 1 on the balancer's server-side routes only", legs=("server",)),
+    "qa-hosts": Candidate("quickack 1 on host routes to the real servers only (route-quickack hosts-on)",
+                          legs=("hosts",)),
+    "qa-client": Candidate("quickack 1 on the balancer's client-side routes only", legs=("client",)),
+    "quickack": Candidate("role as rendered: quickack 1 on all the balancer's routes (haproxy_route_quickack: all)",
+                          legs=QA),
+    "splice-forced": Candidate("option splice-request + splice-response",
+                               {"defaults": ["option splice-request", "option splice-response"]}),
+    "quickack+bufsize64k": Candidate("quickack 1 on all routes + tune.bufsize 65536",
+                                     {"global": ["tune.bufsize 65536"]}, QA),
+    "quickack+splice-forced": Candidate("quickack 1 on all routes + option splice-request + splice-response",
+                                        {"defaults": ["option splice-request", "option splice-response"]}, QA),
+    "quickack+busy-polling": Candidate("quickack 1 on all routes + haproxy_busy_polling: true, haproxy_nbthread: 1",
+                                       legs=QA, role_vars={"haproxy_busy_polling": True, "haproxy_nbthread": 1}),
+    "quickack+busy-polling-2t": Candidate("quickack 1 on all routes + haproxy_busy_polling: true, haproxy_nbthread: 2 "
+                                          "(a thread on every CPU of this machine)",
+                                          legs=QA, role_vars={"haproxy_busy_polling": True, "haproxy_nbthread": 2}),
 }
 
 SINK_LAYOUT = {
@@ -192,12 +208,13 @@ class TuningSwitcher(object):
     def use(self, name):
         if name == self.current:
             return
-        lines, legs = CANDIDATES[name][1:3]
-        prev_lines = CANDIDATES[self.current][1] if self.current else None
-        if self.haproxy is None or lines != prev_lines:
+        cand = CANDIDATES[name]
+        previous = CANDIDATES[self.current] if self.current else None
+        if self.haproxy is None or (cand.lines, cand.role_vars) != (previous.lines, previous.role_vars):
             if self.haproxy is not None:
                 self.bench.stop(self.haproxy.proc)
-            self.haproxy = self.bench.start_haproxy(self.services, tuning=lines, name="haproxy-" + name)
+            self.haproxy = self.bench.start_haproxy(self.services, tuning=cand.lines, role_vars=cand.role_vars,
+                                                    name="haproxy-" + name)
             self.haproxy.wait_servers_up()
             if self.runner is not None:
                 self.runner.haproxy = self.haproxy
@@ -205,11 +222,11 @@ class TuningSwitcher(object):
             topo = self.bench.topology
             topo.set_quickack(("client", "server"), "off")
             topo.set_quickack_hosts(topo.server_ips, "off")
-            if "hosts" in legs:
+            if "hosts" in cand.legs:
                 topo.set_quickack_hosts(topo.server_ips, "on")
-            elif legs:
-                topo.set_quickack(legs, "on")
-        elif legs:
+            elif cand.legs:
+                topo.set_quickack(cand.legs, "on")
+        elif cand.legs:
             raise RuntimeError("route quickack candidates need --topology veth")
         self.current = name
 
@@ -240,9 +257,9 @@ def main(argv=None):
     candidates = [c for c in args.candidates.split(",") if c]
     nd_candidates = [c for c in args.nodelay_candidates.split(",") if c]
     if args.topology == "lo":
-        tunings = [t for t in tunings if not CANDIDATES[t][2]]
-        candidates = [c for c in candidates if not CANDIDATES[c][2]]
-        nd_candidates = [c for c in nd_candidates if not CANDIDATES[c][2]]
+        tunings = [t for t in tunings if not CANDIDATES[t].legs]
+        candidates = [c for c in candidates if not CANDIDATES[c].legs]
+        nd_candidates = [c for c in nd_candidates if not CANDIDATES[c].legs]
     wanted = ["%s-%s" % (k, p) for k in sink_kinds for p in profiles]
     if candidates and "storescp-stock" not in wanted:
         wanted.append("storescp-stock")
@@ -299,7 +316,7 @@ def main(argv=None):
                 print("candidate tunings (storescp %s, storescu, 1 association)" % label)
             for cand in names:
                 summary = row("storescp-" + profile, profile, "storescu", 1, cand, args.candidate_pairs or pairs)
-                summary["description"] = CANDIDATES[cand][0]
+                summary["description"] = CANDIDATES[cand].description
                 out[key].append(summary)
         out["lb_routes_last"] = bench.topology.routes("lb") if args.topology == "veth" else None
     out["storescu_incomplete_runs"] = runner.timeouts

@@ -220,6 +220,10 @@ def _bad_role_option(gv):
     gv["haproxy_route_quickack"] = "fast"
 
 
+def _busy_polling_on_every_cpu(gv):
+    gv["haproxy_busy_polling"] = True
+
+
 def _nothing(gv):
     pass
 
@@ -236,8 +240,12 @@ def ansible_runs(tmp_path_factory):
         out = str(base / ("render-" + name))
         runs["render:" + name] = Run(["-i", inventory, "tests/render/render.yml", "-e", "render_dir=" + out],
                                      render_dir=out, inventory=inventory)
+    out = str(base / "render-lab-busy-polling")
+    runs["render:lab-busy-polling"] = Run(["-i", os.path.join(ROOT, "inventories", "lab"), "tests/render/render.yml",
+                                           "-e", "render_dir=" + out, "-e", "haproxy_busy_polling=true",
+                                           "-e", "haproxy_nbthread=1"], render_dir=out)
     for name, change in (("bad_vip", _bad_vip), ("bad_vendor", _bad_vendor), ("bad_role_option", _bad_role_option),
-                         ("control", _nothing)):
+                         ("busy_polling_on_every_cpu", _busy_polling_on_every_cpu), ("control", _nothing)):
         inventory = make_bad_inventory(base / ("inventory-" + name), "infinitt", change)
         runs["site:" + name] = Run(["-i", inventory, "site.yml"], inventory=inventory)
     yield runs
@@ -384,6 +392,23 @@ def test_rendered_lab_keeps_inventory_over_role_defaults(ansible_runs):
         text = handle.read()
     assert "vrrp_version 3\n" in text
     assert "advert_int 1\n" in text
+
+
+def test_rendered_busy_polling(ansible_runs):
+    """The opt-in for balancer VMs: one spinning thread, accepted by haproxy -c; off by default."""
+    run = ansible_runs["render:lab-busy-polling"]
+    rc, out = run.result()
+    assert rc == 0, out
+    haproxy_cfg = os.path.join(run.extra["render_dir"], "lb1.haproxy.cfg")
+    with open(haproxy_cfg) as handle:
+        text = handle.read()
+    assert "\n    nbthread 1\n" in text and "\n    busy-polling\n" in text
+    checked = subprocess.run([HAPROXY, "-c", "-f", haproxy_cfg], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0 and "[WARNING]" not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+    assert ansible_runs["render:lab"].result()[0] == 0
+    with open(os.path.join(ansible_runs["render:lab"].extra["render_dir"], "lb1.haproxy.cfg")) as handle:
+        default_text = handle.read()
+    assert "busy-polling" not in default_text and "nbthread" not in default_text
 
 
 def test_rendered_ge_specifics(ansible_runs):
@@ -556,6 +581,14 @@ def test_site_checks_the_balancer_roles_options_in_preflight(ansible_runs):
     rc, out = ansible_runs["site:bad_role_option"].result()
     assert rc != 0, out
     assert "value of haproxy_route_quickack must be one of: all, servers, none, got: fast" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_refuses_busy_polling_on_every_cpu(ansible_runs):
+    rc, out = ansible_runs["site:busy_polling_on_every_cpu"].result()
+    assert rc != 0, out
+    assert "haproxy_busy_polling: true needs haproxy_nbthread of at least 1 and fewer than the balancer's CPUs, got 0" \
+        in out
     _assert_stopped_before_any_host(out)
 
 
