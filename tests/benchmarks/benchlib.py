@@ -659,7 +659,15 @@ class Bench(object):
                 proc.kill()
         env = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "tests", "lab", "containers.conf"))
         for cname in self.containers:
-            run(["podman", "--runtime", "runc", "rm", "-f", "-t", "2", cname], check=False, timeout=120, env=env)
+            # a removal right after the stop has been seen to leave the exited container behind: check, and retry
+            for _attempt in range(3):
+                removed = run(["podman", "--runtime", "runc", "rm", "-f", "-t", "2", cname], check=False, timeout=120,
+                              env=env)
+                if run(["podman", "container", "exists", cname], check=False, env=env).returncode == 1:
+                    break
+                time.sleep(1)
+            else:
+                print("benchlib: could not remove container %s: %s" % (cname, removed.stderr.strip()), file=sys.stderr)
         self.topology.teardown()
         if not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
