@@ -105,13 +105,13 @@ def save_results(name, data):
     return path
 
 
-def finish(name, out, loadavg_start=None):
-    """Save the results, say where they are (and the load around the run); the exit status."""
+def finish(name, out, started):
+    """Stamp the run's duration and the load at its end, save the results, say where they are; the exit status."""
+    out["duration_s"] = round(time.monotonic() - started, 1)
+    out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
     path = save_results(name, out)
-    load = ""
-    if loadavg_start is not None:
-        load = ", load %s -> %s" % (" ".join(loadavg_start), " ".join(out["machine"]["loadavg_end"]))
-    print("\nresults: %s (%.0f s%s)" % (path, out["duration_s"], load))
+    load = " ".join(out["machine"]["loadavg"]), " ".join(out["machine"]["loadavg_end"])
+    print("\nresults: %s (%.0f s, load %s -> %s)" % ((path, out["duration_s"]) + load))
     return 0
 
 

@@ -130,8 +130,6 @@ def main(argv=None):
                                        row["check_status_samples"]), flush=True)
     finally:
         os.unlink(EXEC_COUNT_FILE)
-    out["duration_s"] = round(time.monotonic() - started, 1)
-    out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
     for interval in intervals:
         native, external = [next(r for r in out["rows"] if r["interval_ms"] == interval and r["method"] == m)
                             for m in ("native", "external")]
@@ -150,7 +148,7 @@ def main(argv=None):
     for interval in intervals:
         if out.get("external_over_native_%d" % interval):
             print("inter %d ms: external / native CPU per check = %.0fx" % (interval, out["external_over_native_%d" % interval]))
-    return bl.finish("check_cpu", out)
+    return bl.finish("check_cpu", out, started)
 
 
 if __name__ == "__main__":

@@ -112,8 +112,6 @@ def main(argv=None):
                         tuning, name, client, bl.fmt(row["direct_median"]), bl.fmt(row["proxy_median"]),
                         bl.fmt(row["added_median"]), bl.fmt(row["added_paired_median"]),
                         bl.fmt(row["direct_min"]), bl.fmt(row["proxy_min"])), flush=True)
-    out["duration_s"] = round(time.monotonic() - started, 1)
-    out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
     print()
     print(bl.table(["client -> sink", "balancer", "direct median ms", "via HAProxy median ms", "added (median of pairs)",
                     "min direct / proxy ms", "failed"],
@@ -122,7 +120,7 @@ def main(argv=None):
                      "%s (%s)" % (bl.fmt(r["added_median"]), bl.fmt(r["added_paired_median"])),
                      "%s / %s" % (bl.fmt(r["direct_min"]), bl.fmt(r["proxy_min"])), r["failures"]]
                     for r in out["rows"]]))
-    return bl.finish("echo_rtt", out, info["loadavg"])
+    return bl.finish("echo_rtt", out, started)
 
 
 if __name__ == "__main__":

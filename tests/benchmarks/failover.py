@@ -244,8 +244,6 @@ def main(argv=None):
                 for row in out["rows"][-len(failures):]:
                     row["haproxy_sessions"] = sessions  # whole HAProxy run (all failure kinds of this row)
                 print("  HAProxy sessions: %s" % sessions, flush=True)
-    out["duration_s"] = round(time.monotonic() - started, 1)
-    out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
     rows = []
     for row in out["rows"]:
         res = row["trials"]
@@ -270,7 +268,7 @@ def main(argv=None):
                     "modality sim: missing on server", "sim: failed / broken assocs / instances retried", "sim: gave up",
                     "sim: longest wait on a lost C-STORE s"],
                    rows))
-    return bl.finish("failover", out)
+    return bl.finish("failover", out, started)
 
 
 if __name__ == "__main__":

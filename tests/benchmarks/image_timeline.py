@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import time
 
@@ -38,9 +37,9 @@ PHASES = ("send", "receive", "end_lag", "largest_hold", "pacs", "rsp_transit", "
 
 
 def capture(bench, role, device, path):
+    """tcpdump owned by the bench, so an interrupted run does not leave it behind."""
     argv = ["tcpdump", "-i", device, "-B", "32768", "-s", "96", "-n", "-w", path, "tcp"]
-    return subprocess.Popen(bench.topology.exec_argv(role, argv, pin=False),  # pylint: disable=consider-using-with
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return bench.own(bl.Proc("tcpdump-" + role, bench.topology.exec_argv(role, argv, pin=False)))
 
 
 def segments(pcap, dicom_ports):
@@ -133,8 +132,7 @@ def main(argv=None):
                 result = runner.once(args.sink, path, nodelay, "storescu", 1)
                 time.sleep(3.0)  # let tcpdump write out what it has received before it is stopped
                 for dump in dumps:
-                    dump.send_signal(signal.SIGINT)
-                    dump.wait(timeout=30)
+                    bench.stop(dump, signal.SIGINT)
                 client, server = images(pcaps["cli"], ports, image_bytes), images(pcaps["srv"], ports, image_bytes)
                 if len(client) != len(files) or len(server) != len(files):
                     raise RuntimeError("%s round %d: %d / %d of %d images found in the captures (tcpdump lost packets?)"
@@ -143,8 +141,6 @@ def main(argv=None):
                 out["runs"].append(run)
                 print("%-6s round %d  %6s MB/s  %s" % (path, number, bl.fmt(result["mb_s"], 1), "  ".join(
                     "%s %s" % (name, bl.fmt(run["phases"][name]["mean_ms"])) for name in PHASES)), flush=True)
-    out["duration_s"] = round(time.monotonic() - started, 1)
-    out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
     rows = []
     for path in ("direct", "proxy"):
         runs = [r for r in out["runs"] if r["path"] == path]
@@ -155,7 +151,7 @@ def main(argv=None):
     print("%s, %d images of %d bytes, tuning %s, links %s%s; ms, mean over images and rounds" % (
         args.sink, n_images, image_bytes, args.tuning, args.link_rate or "unshaped", ", pinned" if args.pin else ""))
     print(bl.table(["path", "MB/s"] + [p.replace("_", " ") for p in PHASES], rows))
-    return bl.finish("image_timeline", out, info["loadavg"])
+    return bl.finish("image_timeline", out, started)
 
 
 if __name__ == "__main__":

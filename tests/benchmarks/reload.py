@@ -225,8 +225,6 @@ def main(argv=None):
             if mode not in MODES:
                 raise SystemExit("unknown mode %r (%s)" % (mode, ", ".join(MODES)))
             out["rows"].append(run_mode(bench, servers, mode, args))
-    out["duration_s"] = round(time.monotonic() - started, 1)
-    out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
     rows = [[r["mode"], r["reloads"], "%s (%s)" % (bl.fmt(r["reload_s_median"], 3), bl.fmt(r["reload_s_max"], 3)),
              "%d / %d" % (r["new_failed"], r["new_associations"]),
              "%d / %d / %d" % (r["held"]["released"], r["held"]["broken"], r["held"]["moments_without_open"]),
@@ -246,7 +244,7 @@ def main(argv=None):
     # unanswered near that reload (pynetdicom's own rare 30 s misses elsewhere are reported, not failed).
     failed = [r["mode"] for r in out["rows"] if r["new_failed"] or r["held"]["unanswered_near_moments"]
               or r["held"]["moments_without_open"] or r["sim"]["missing_on_server"] or r["old_processes_after_release"]]
-    code = bl.finish("reload", out)
+    code = bl.finish("reload", out, started)
     if failed:
         print("NOT seamless: %s" % ", ".join(failed))
         return 1

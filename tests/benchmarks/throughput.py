@@ -320,8 +320,6 @@ def main(argv=None):
                 out[key].append(summary)
         out["lb_routes_last"] = bench.topology.routes("lb") if args.topology == "veth" else None
     out["storescu_incomplete_runs"] = runner.timeouts
-    out["duration_s"] = round(time.monotonic() - started, 1)
-    out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
 
     headers = ["sink, profile, client, assoc", "tuning", "direct MB/s", "via HAProxy MB/s", "ratio median (min)",
                "balancer pkts/MB", "HAProxy CPU-ms/MB"]
@@ -340,7 +338,7 @@ def main(argv=None):
                              "%s (%s)" % (bl.fmt(c["ratio_median"]), bl.fmt(c["ratio_min"])),
                              bl.fmt(c["lb_packets_per_mb_proxy"], 0), bl.fmt(c["haproxy_cpu_ms_per_mb"])]
                             for c in out[key]]))
-    return bl.finish("throughput", out, info["loadavg"])
+    return bl.finish("throughput", out, started)
 
 
 if __name__ == "__main__":

@@ -94,9 +94,7 @@ def main(argv=None):
     for host, lines in out["transitions"].items():
         for line in lines:
             print("    %s: %s" % (host, line))
-    out["duration_s"] = round(time.monotonic() - started_all, 1)
-    out["machine"]["loadavg_end"] = open("/proc/loadavg", encoding="utf-8").read().split()[:3]
-    return bl.finish("vrrp_soak", out, out["machine"]["loadavg"])
+    return bl.finish("vrrp_soak", out, started_all)
 
 
 if __name__ == "__main__":

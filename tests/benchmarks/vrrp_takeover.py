@@ -168,12 +168,11 @@ def main(argv=None):
                                 "median_s": bl.median(times), "min_s": min([t for t in times if t], default=None),
                                 "max_s": max([t for t in times if t], default=None),
                                 "missed": sum(1 for t in times if t is None)})
-    out["duration_s"] = round(time.monotonic() - started, 1)
     print()
     print(bl.table(["profile", "trials", "VIP up on the backup after SIGKILL of the MASTER: median s", "range s", "no takeover"],
                    [[r["profile"], len(r["results"]), bl.fmt(r["median_s"]),
                      "%s-%s" % (bl.fmt(r["min_s"]), bl.fmt(r["max_s"])), r["missed"]] for r in out["rows"]]))
-    return bl.finish("vrrp_takeover", out)
+    return bl.finish("vrrp_takeover", out, started)
 
 
 if __name__ == "__main__":

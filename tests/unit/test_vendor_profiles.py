@@ -336,6 +336,12 @@ def test_profiles_pass_yamllint():
 
 # ----------------------------------------------------- rendered configurations
 
+def assert_haproxy_accepts(path):
+    checked = subprocess.run([HAPROXY, "-c", "-f", path], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "[WARNING]" not in checked.stdout + checked.stderr
+
+
 def _balancers(inventory):
     with open(os.path.join(inventory, "hosts.yml")) as handle:
         return list(yaml.safe_load(handle)["all"]["children"]["balancers"]["hosts"])
@@ -356,9 +362,7 @@ def test_rendered_configs_pass_haproxy_and_keepalived_checks(ansible_runs, name)
     for host in balancers:
         haproxy_cfg = os.path.join(run.extra["render_dir"], host + ".haproxy.cfg")
         keepalived_conf = os.path.join(run.extra["render_dir"], host + ".keepalived.conf")
-        checked = subprocess.run([HAPROXY, "-c", "-f", haproxy_cfg], capture_output=True, text=True, check=False)
-        assert checked.returncode == 0, checked.stdout + checked.stderr
-        assert "[WARNING]" not in checked.stdout + checked.stderr
+        assert_haproxy_accepts(haproxy_cfg)
         checked = subprocess.run([KEEPALIVED, "-l", "--config-test", "--use-file=" + keepalived_conf],
                                  capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -403,8 +407,7 @@ def test_rendered_busy_polling(ansible_runs):
     with open(haproxy_cfg) as handle:
         text = handle.read()
     assert "\n    nbthread 1\n" in text and "\n    busy-polling\n" in text
-    checked = subprocess.run([HAPROXY, "-c", "-f", haproxy_cfg], capture_output=True, text=True, check=False)
-    assert checked.returncode == 0 and "[WARNING]" not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+    assert_haproxy_accepts(haproxy_cfg)
     assert ansible_runs["render:lab"].result()[0] == 0
     with open(os.path.join(ansible_runs["render:lab"].extra["render_dir"], "lb1.haproxy.cfg")) as handle:
         default_text = handle.read()
