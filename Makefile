@@ -8,9 +8,11 @@ ACTIVATE := source $(VENV)/bin/activate
 export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# The lab's QEMU balancer guests: image, kernel, SSH key, per-guest disks.
+export PACS_LB_GUEST_DIR := $(CURDIR)/.build/guest
 COLLECTION_LINK := .build/collections/ansible_collections/medimaging/pacs_lb
 SANITY_TREE := .build/sanity/ansible_collections/medimaging/pacs_lb
-APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables rsync make
+APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables rsync make qemu-system-x86 qemu-utils iptables
 LAB_INVENTORY := inventories/lab
 
 .PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit molecule build clean
@@ -23,7 +25,7 @@ help:
 
 .build/apt.stamp:
 	@command -v podman >/dev/null && command -v haproxy >/dev/null && command -v storescp >/dev/null \
-	  && command -v rsync >/dev/null || { apt-get update -qq && \
+	  && command -v rsync >/dev/null && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; }
 	@mkdir -p .build && touch $@
 
