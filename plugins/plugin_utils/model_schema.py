@@ -54,10 +54,10 @@ CHECK_MS_MAX = 86400000
 # The largest HAProxy stick-table expiry (ms in a signed 32-bit int) in seconds.
 EXPIRE_S_MAX = 2147483
 
-_NOTSET = object()
+NOTSET = object()
 
 
-def field(ftype, description, default=_NOTSET, choices=None, pattern=None, hint=None, minimum=None, maximum=None,
+def field(ftype, description, default=NOTSET, choices=None, pattern=None, hint=None, minimum=None, maximum=None,
           schema=None, used_by=None, used_by_field=None, required=False, empty_ok=False, doc_type=None):
     """One field. used_by restricts the field to some values of used_by_field
     (mode for a service, type for a check): anywhere else it is rejected
@@ -398,9 +398,14 @@ def check_mapping(schema, raw, where, prefix, problems, selector=None, selected=
             value = check_field(spec, raw[key], where, label(key), problems)
             if value is not None:
                 out[key] = value
-    if selector is not None and selected is None:
+    for key, spec in schema.items():
+        if spec["required"] and raw.get(key) is None:
+            problems.add(where, label(key), "is required (%s)" % spec["description"].rstrip("."))
+    if selector is not None and selected is None and (selector in out or selector not in raw):
         selected = out.get(selector, schema[selector]["default"])
     for key, spec in schema.items():
+        if selected is None:
+            break
         if key in out and spec["used_by"] is not None and selected not in spec["used_by"]:
             problems.add(where, label(key), "is not used by %s %s; only by %s %s" % (
                 spec["used_by_field"], selected, spec["used_by_field"], ", ".join(spec["used_by"])))

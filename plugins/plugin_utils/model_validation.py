@@ -3,10 +3,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The service model: vendor profile + user services -> one validated model.
 
-Everything a renderer needs is decided here, once, on the controller. The
-roles' templates only lay the result out as text. Every problem found is
-collected (not just the first) so that one run shows the user all of them,
-each naming the service and the field.
+Each field is first checked against its declaration in model_schema.py
+(type, choices, safe set, range, unknown keys); this module adds the rules
+that span fields, services and hosts (addresses, modes, names after
+derivation) and normalizes the result. Everything a renderer needs is
+decided here, once, on the controller. Every problem found is collected (not
+just the first) so that one run shows the user all of them, each naming the
+service, instance or host and the field.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,12 +25,13 @@ except ImportError:  # pragma: no cover - reported as a clear error at use time
     netaddr = None
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu, mllp
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import model_schema as schema
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_schema import Problems, show
 
-MODES = ("l7", "l4_snat", "l4_dr", "l4_nat")
-PROXIED_MODES = ("l7", "l4_snat")
+MODES = schema.MODES
+PROXIED_MODES = schema.PROXIED_MODES
+IPVS_MODES = schema.IPVS_MODES
 IPVS_MAX_PORTS = 64
-IPVS_MODES = ("l4_dr", "l4_nat")
-PROTOCOLS = ("tcp", "dicom", "dicom_tls", "hl7", "hl7_tls", "http", "https")
 
 # scheduler name -> (HAProxy balance, IPVS lb_algo). HAProxy's roundrobin and
 # leastconn already honour weights, so the weighted variants map onto them.
@@ -39,43 +43,24 @@ SCHEDULERS = {
     "source_hash": ("source", "sh"),
     "first": ("first", "fo"),
 }
-PERSISTENCE = ("none", "source_ip", "cookie_source_ip", "last_successful")
-CHECKS = ("connect", "http", "http_head", "https", "external", "icmp", "dicom", "hl7", "none")
 # Which check types each renderer can perform. ICMP in HAProxy is an external
 # check script shipped by the haproxy role; HEAD is not offered by keepalived.
 CHECKS_BY_RENDERER = {
     "haproxy": ("connect", "http", "http_head", "https", "external", "icmp", "dicom", "hl7", "none"),
     "keepalived": ("connect", "http", "https", "external", "icmp", "dicom", "hl7", "none"),
 }
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
-PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
-HOST_HEADER_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
-SCRIPT_RE = re.compile(r"^/[A-Za-z0-9._/-]+$")
-STATUS_RE = re.compile(r"^[1-5][0-9]{2}(-[1-5][0-9]{2})?$")
-COOKIE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-SERVICE_DEFAULTS = {
-    "enabled": True,
-    "mode": "l7",
-    "protocol": "tcp",
-    "scheduler": "roundrobin",
-    "persistence": "none",
-    "persistence_timeout": 1800,
-    "check": "connect",
-    "failover": False,
-    "forwardfor": False,
-    "vrrp_instance": None,
-}
-SERVICE_FIELDS = set(SERVICE_DEFAULTS) | {
-    "name", "description", "vip", "ports", "server_port", "pool", "servers",
-    "port_groups", "routes", "tls_certificate", "server_tls", "cookie_name", "maxconn",
-}
+# Check fields only HAProxy uses: keepalived's checkers would silently drop them.
+HAPROXY_ONLY_CHECK_FIELDS = ("host", "message")
+NAME_RE = re.compile(r"\A%s\Z" % schema.NAME)
 ROUTE_MATCHES = ("called_ae", "calling_ae", "path_prefix", "host")
-ROUTE_FIELDS = set(ROUTE_MATCHES) | {"name", "pool", "servers", "scheduler", "check", "server_port", "server_tls"}
-HOST_RE = re.compile(r"^[A-Za-z0-9*.-]{1,253}$")
-CHECK_FIELDS = {"type", "port", "path", "host", "status", "script", "called_ae", "calling_ae",
-                "message", "interval", "fall", "rise", "timeout"}
-CHECK_DEFAULTS = {"interval": 2000, "fall": 3, "rise": 2, "timeout": 5000}
+CHECK_DEFAULTS = dict((k, v["default"]) for k, v in schema.CHECK.items() if k in ("interval", "fall", "rise", "timeout"))
+# Where external check scripts may live unless the user allows another
+# directory (pacs_lb_check_script_dirs): keepalived runs them as root.
+DEFAULT_SCRIPT_DIRS = ("/usr/local/libexec/pacs_lb",)
+# VRRP networks narrower than this hold no VIP beside the balancers; wider
+# ones (down to /0) are a typo that would put every address "inside".
+MIN_PREFIX = {4: 8, 6: 16}
+MAX_PREFIX = {4: 30, 6: 126}
 
 
 class ModelError(Exception):
@@ -86,28 +71,8 @@ class ModelError(Exception):
         super(ModelError, self).__init__("\n".join(self.problems))
 
 
-class _Problems(object):
-    def __init__(self):
-        self.items = []
-
-    def add(self, where, field, text):
-        self.items.append("%s: %s: %s" % (where, field, text))
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _as_int(value):
-    if _is_int(value):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise ValueError(value)
-
-
 def _check_port(value):
-    port = _as_int(value)
+    port = schema.to_int(value)
     if not 1 <= port <= 65535:
         raise ValueError(value)
     return port
@@ -161,7 +126,7 @@ def _flatten_ports(spec):
         return items
     if isinstance(spec, str):
         return [p for p in (s.strip() for s in spec.split(",")) if p]
-    if _is_int(spec):
+    if schema.is_int(spec):
         return [spec]
     raise ValueError(spec)
 
@@ -172,23 +137,31 @@ def format_ports(ranges):
 
 def _address(value):
     """An IP address (not a network, not a hostname) or ValueError."""
-    if not isinstance(value, str) or "/" in value:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Fa-f.:]{2,45}", value):
         raise ValueError(value)
     try:
-        return netaddr.IPAddress(value.strip(), flags=netaddr.INET_PTON)
+        return netaddr.IPAddress(value, flags=netaddr.INET_PTON)
     except (netaddr.AddrFormatError, ValueError, TypeError):
         raise ValueError(value)
 
 
-def merge_services(profile_services, user_services):
-    """User entries whose name is in the profile update that entry; others are added."""
+def merge_services(profile_services, user_services, problems=None):
+    """User entries whose name is in the profile update that entry; others are added.
+
+    Two user entries of one name would silently make one of them vanish, so
+    that is a problem (when problems is given) instead of an update."""
     merged, index = [], {}
     for svc in profile_services or []:
         index[svc.get("name")] = len(merged)
         merged.append(copy.deepcopy(svc))
+    seen = set()
     for svc in user_services or []:
         name = svc.get("name") if isinstance(svc, dict) else None
-        if name in index:
+        if problems is not None and isinstance(name, str) and name in seen:
+            problems.add("service %s" % show(name), "name", "defined twice in pacs_lb_services; names must be unique")
+            continue
+        seen.add(name)
+        if name in index and isinstance(name, str):
             merged[index[name]].update(copy.deepcopy(svc))
         else:
             index[name] = len(merged)
@@ -196,78 +169,70 @@ def merge_services(profile_services, user_services):
     return merged
 
 
-def _normalize_check(raw, where, problems, renderer, protocol):
-    check = {"type": raw} if isinstance(raw, str) else dict(raw or {})
-    if not isinstance(raw, (str, dict)):
-        problems.add(where, "check", "must be a check type or a mapping with 'type'")
-        return None
-    unknown = set(check) - CHECK_FIELDS
-    if unknown:
-        problems.add(where, "check", "unknown key(s) %s; allowed: %s" % (
-            ", ".join(sorted(unknown)), ", ".join(sorted(CHECK_FIELDS))))
+def _normalize_check(check, where, problems, renderer, protocol, ctx):
+    """A schema-checked check mapping -> the full check, or None."""
     ctype = check.get("type", "connect")
-    if ctype not in CHECKS:
-        problems.add(where, "check.type", "'%s' is not one of %s" % (ctype, ", ".join(CHECKS)))
-        return None
     if ctype not in CHECKS_BY_RENDERER[renderer]:
         problems.add(where, "check.type", "'%s' cannot be done by %s (this service's mode); use one of %s" % (
             ctype, renderer, ", ".join(CHECKS_BY_RENDERER[renderer])))
         return None
+    if renderer != "haproxy":
+        for key in HAPROXY_ONLY_CHECK_FIELDS:
+            if key in check:
+                problems.add(where, "check.%s" % key, "is used only by HAProxy (mode l7 or l4_snat); keepalived's "
+                             "check would ignore it")
     out = dict(CHECK_DEFAULTS)
     out.update(check)
     out["type"] = ctype
-    for key in ("interval", "fall", "rise", "timeout"):
-        try:
-            out[key] = _as_int(out[key])
-            if out[key] < 1:
-                raise ValueError
-        except ValueError:
-            problems.add(where, "check.%s" % key, "must be a positive whole number (milliseconds for interval/timeout)")
-    if out.get("port") is not None:
-        try:
-            out["port"] = _check_port(out["port"])
-        except ValueError:
-            problems.add(where, "check.port", "'%s' is not a port 1-65535" % out["port"])
     if ctype in ("http", "http_head", "https"):
-        out.setdefault("path", "/")
-        out.setdefault("status", "200-399")
-        if not isinstance(out["path"], str) or not PATH_RE.match(out["path"]):
-            problems.add(where, "check.path", "must be a URL path starting with / without spaces or quotes")
-        if not STATUS_RE.match(str(out["status"])):
-            problems.add(where, "check.status", "must be a status code or range such as 200-399")
-        if out.get("host") is not None and not HOST_HEADER_RE.match(str(out["host"])):
-            problems.add(where, "check.host", "must be a host name, optionally with :port")
+        out.setdefault("path", schema.CHECK["path"]["default"])
+        out.setdefault("status", schema.CHECK["status"]["default"])
     if ctype == "external":
-        if not isinstance(out.get("script"), str) or not SCRIPT_RE.match(out["script"]):
-            problems.add(where, "check.script", "an external check needs an absolute script path of [A-Za-z0-9._/-]")
+        script = out.get("script")
+        if script is None:
+            problems.add(where, "check.script", "an external check needs script: an absolute path")
+        elif not any(script.startswith(d.rstrip("/") + "/") for d in ctx["script_dirs"]) or "/../" in script:
+            problems.add(where, "check.script", "%s is outside the allowed check script directories (%s); keepalived "
+                         "and HAProxy run it, so allow its directory in pacs_lb_check_script_dirs" % (
+                             show(script), ", ".join(ctx["script_dirs"])))
     if ctype == "dicom":
-        out.setdefault("called_ae", "ANY-SCP")
-        out.setdefault("calling_ae", "LBCHECK")
         for key in ("called_ae", "calling_ae"):
             try:
-                out[key] = dicom_pdu.validate_ae_title(out[key])
+                out[key] = dicom_pdu.validate_ae_title(out.get(key, schema.CHECK[key]["default"]))
             except ValueError as exc:
                 problems.add(where, "check.%s" % key, str(exc))
         out["tls"] = protocol == "dicom_tls"
     if ctype == "hl7":
-        if out.get("message") is not None and not isinstance(out["message"], str):
-            problems.add(where, "check.message", "must be an HL7 v2 message as text")
+        message = out.get("message")
+        if message is not None:
+            try:
+                if not message.startswith("MSH|"):
+                    raise ValueError("must start with MSH|")
+                mllp.frame(message)
+            except (ValueError, UnicodeError) as exc:
+                problems.add(where, "check.message", "an HL7 v2 message of printable text, segments separated by CR "
+                             "(%s)" % exc)
         out["tls"] = protocol == "hl7_tls"
     return out
+
+
+def _host_vars(host, ctx, problems):
+    """The model's variables of one inventory host, checked once per run."""
+    if host not in ctx["host_checked"]:
+        hv = ctx["hostvars"].get(host, {})
+        given = dict((k, hv[k]) for k in schema.HOST if k in hv)
+        checked = schema.check_mapping(schema.HOST, given, "host '%s'" % host, "", problems)
+        if checked is not None and "pacs_lb_address" not in checked:
+            checked["pacs_lb_address"] = hv.get("ansible_host", host)
+        ctx["host_checked"][host] = checked
+    return ctx["host_checked"][host]
 
 
 def _pool_servers(svc, where, problems, ctx):
     """Real servers from an inventory group (pool) or an explicit list."""
     servers = []
     if svc.get("servers") is not None:
-        raw = svc["servers"]
-        if not isinstance(raw, list) or not raw:
-            problems.add(where, "servers", "must be a non-empty list of {address, ...}")
-            return []
-        for pos, item in enumerate(raw):
-            if not isinstance(item, dict) or "address" not in item:
-                problems.add(where, "servers[%d]" % pos, "must be a mapping with 'address'")
-                continue
+        for pos, item in enumerate(svc["servers"]):
             servers.append(dict(item, name=item.get("name") or "srv%d" % (pos + 1)))
     else:
         pool = svc.get("pool")
@@ -280,83 +245,87 @@ def _pool_servers(svc, where, problems, ctx):
             problems.add(where, "pool", "pool '%s' maps to inventory group '%s', which has no hosts" % (pool, group))
             return []
         for host in hosts:
-            hv = ctx["hostvars"].get(host, {})
-            address = hv.get("pacs_lb_address", hv.get("ansible_host", host))
+            hv = _host_vars(host, ctx, problems)
+            if hv is None:
+                continue
             servers.append({
                 "name": host,
-                "address": address,
+                "address": hv["pacs_lb_address"],
                 "port": hv.get("pacs_lb_server_port"),
-                "weight": hv.get("pacs_lb_weight", 100),
+                "weight": hv.get("pacs_lb_weight", schema.HOST["pacs_lb_weight"]["default"]),
                 "backup": hv.get("pacs_lb_backup", False),
             })
-    out = []
+    out, names = [], set()
     for srv in servers:
-        label = "server '%s'" % srv["name"]
+        label = "server %s" % show(srv["name"])
         if not NAME_RE.match(str(srv["name"])):
-            problems.add(where, label, "name must match %s" % NAME_RE.pattern)
+            problems.add(where, label, "name must match %s (rename the inventory host or list servers)" % schema.NAME)
+            continue
+        if srv["name"] in names:
+            problems.add(where, label, "name used twice in one backend; names must be unique")
+        names.add(srv["name"])
         try:
             srv["address"] = str(_address(srv["address"]))
         except ValueError:
-            problems.add(where, label, "address '%s' is not an IP address (set pacs_lb_address for the host)" % srv["address"])
+            problems.add(where, label, "address %s is not an IP address (set pacs_lb_address for the host)" % show(
+                srv["address"]))
             continue
-        try:
-            srv["weight"] = _as_int(srv.get("weight", 100))
-            if not 0 <= srv["weight"] <= 256:
-                raise ValueError
-        except ValueError:
-            problems.add(where, label, "weight must be 0-256")
-        if srv.get("port") is not None:
-            try:
-                srv["port"] = _check_port(srv["port"])
-            except ValueError:
-                problems.add(where, label, "port '%s' is not 1-65535" % srv["port"])
-        srv["backup"] = bool(srv.get("backup", False))
-        out.append({k: srv.get(k) for k in ("name", "address", "port", "weight", "backup")})
+        for bal in ctx["balancers"]:
+            if srv["address"] == bal["address"]:
+                problems.add(where, label, "address %s is balancer '%s': a balancer cannot be its own real server" % (
+                    srv["address"], bal["name"]))
+        out.append({"name": srv["name"], "address": srv["address"], "port": srv.get("port"),
+                    "weight": srv.get("weight", 100), "backup": bool(srv.get("backup", False))})
     return out
 
 
-def _normalize_service(raw, ctx, problems):
-    name = raw.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.add("service %r" % (name,), "name", "must match %s (letters, digits, _ . -; no spaces, quotes or newlines)" % NAME_RE.pattern)
-        return None
-    where = "service '%s'" % name
-    unknown = set(raw) - SERVICE_FIELDS
-    if unknown:
-        problems.add(where, ", ".join(sorted(unknown)), "unknown field; allowed: %s" % ", ".join(sorted(SERVICE_FIELDS)))
-    svc = dict(SERVICE_DEFAULTS)
-    svc.update(raw)
+def _check_vip(vip, instance, where, problems):
+    if instance is None or vip is None:
+        return
+    net = instance["network_obj"]
+    if vip not in net:
+        problems.add(where, "vip", "%s is outside the network %s of VRRP instance '%s'" % (vip, instance["network"],
+                                                                                         instance["name"]))
+    elif vip.version == 4 and vip in (net.network, net.broadcast):
+        problems.add(where, "vip", "%s is the %s address of %s" % (
+            vip, "network" if vip == net.network else "broadcast", instance["network"]))
 
-    for field, allowed in (("mode", MODES), ("protocol", PROTOCOLS), ("scheduler", tuple(SCHEDULERS)),
-                           ("persistence", PERSISTENCE)):
-        if svc[field] not in allowed:
-            problems.add(where, field, "'%s' is not one of %s" % (svc[field], ", ".join(allowed)))
-            return None
+
+def _normalize_service(svc, ctx, problems):
+    """A schema-checked service (profile and user entry merged) -> the model's service."""
+    name = svc["name"]
+    where = "service '%s'" % name
+    for key, spec in schema.SERVICE.items():
+        # Fields of other modes stay unset, so that "set but unused" is seen.
+        if spec["default"] is not schema.NOTSET and spec["used_by"] is None and key not in svc:
+            svc[key] = copy.deepcopy(spec["default"])
     renderer = "haproxy" if svc["mode"] in PROXIED_MODES else "keepalived"
+    if isinstance(svc["check"], str):
+        svc["check"] = {"type": svc["check"]}
 
     try:
-        vip = _address(svc.get("vip"))
+        vip = _address(svc["vip"])
     except ValueError:
-        problems.add(where, "vip", "'%s' is not an IP address (set it in pacs_lb_services)" % (svc.get("vip"),))
+        problems.add(where, "vip", "%s is not an IP address (set it in pacs_lb_services)" % show(svc["vip"]))
         vip = None
-    instance = ctx["instances"].get(svc["vrrp_instance"] or ctx["default_instance"])
-    if instance is None:
+    wanted = svc.get("vrrp_instance") or ctx["default_instance"]
+    instance = ctx["instances"].get(wanted)
+    # An instance that is itself invalid was reported once already.
+    if instance is None and wanted not in ctx["declared_instances"]:
         problems.add(where, "vrrp_instance", "'%s' is not one of the VRRP instances %s" % (
-            svc["vrrp_instance"], ", ".join(ctx["instances"]) or "(none defined)"))
-    elif vip is not None and vip not in instance["network_obj"]:
-        problems.add(where, "vip", "%s is outside the network %s of VRRP instance '%s'" % (vip, instance["network"], instance["name"]))
+            svc.get("vrrp_instance"), ", ".join(ctx["instances"]) or "(none defined)"))
+    _check_vip(vip, instance, where, problems)
 
     port_groups = svc.get("port_groups")
     if port_groups is None:
-        port_groups = [{"name": None, "ports": svc.get("ports"), "check": svc["check"], "server_port": svc.get("server_port")}]
-    elif not isinstance(port_groups, list) or not port_groups:
-        problems.add(where, "port_groups", "must be a non-empty list of {name, ports, check}")
-        return None
+        port_groups = [{"name": None, "ports": svc.get("ports"), "check": svc["check"],
+                        "server_port": svc.get("server_port")}]
+    elif svc.get("ports") is not None:
+        problems.add(where, "ports", "set either ports or port_groups, not both (ports would be ignored)")
 
     servers = _pool_servers(svc, where, problems, ctx)
-    for srv in servers:
-        if vip is not None and srv["address"] == str(vip):
-            problems.add(where, "server '%s'" % srv["name"], "address %s is the VIP itself" % srv["address"])
+    if svc.get("servers") is not None and svc.get("pool") is not None:
+        problems.add(where, "pool", "set either pool or servers, not both (pool would be ignored)")
     if svc["failover"]:
         # Failover: the first server takes all traffic, the others only when it fails.
         for pos, srv in enumerate(servers):
@@ -368,86 +337,91 @@ def _normalize_service(raw, ctx, problems):
                              "Layer 4 DR needs real servers on the balancer's layer 2 network %s" % instance["network"])
 
     groups_out = []
-    for pos, group in enumerate(port_groups):
-        gwhere = where if group.get("name") is None else "%s port group '%s'" % (where, group.get("name"))
-        if group.get("name") is not None and not NAME_RE.match(str(group["name"])):
-            problems.add(where, "port_groups[%d].name" % pos, "must match %s" % NAME_RE.pattern)
-            continue
+    for group in port_groups:
+        gwhere = where if group.get("name") is None else "%s port group '%s'" % (where, group["name"])
         gvip = vip
         if group.get("vip") is not None:
             try:
                 gvip = _address(group["vip"])
             except ValueError:
-                problems.add(gwhere, "vip", "'%s' is not an IP address" % (group["vip"],))
+                problems.add(gwhere, "vip", "%s is not an IP address" % show(group["vip"]))
             else:
-                if instance is not None and gvip not in instance["network_obj"]:
-                    problems.add(gwhere, "vip", "%s is outside the network %s of VRRP instance '%s'" % (gvip, instance["network"], instance["name"]))
+                _check_vip(gvip, instance, gwhere, problems)
         try:
             ranges = parse_ports(group.get("ports"))
         except (ValueError, TypeError) as exc:
-            problems.add(gwhere, "ports", "'%s' is not a port list: use 104, '80,443', '4000-4010' or {all_except: [N]} "
-                         "with ports 1-65535 (%s)" % (group.get("ports"), exc))
+            problems.add(gwhere, "ports", "%s is not a port list: use 104, '80,443', '4000-4010' or {all_except: [N]} "
+                         "with ports 1-65535 (%s)" % (show(group.get("ports")), exc))
             continue
         server_port = group.get("server_port", svc.get("server_port"))
-        if server_port is not None:
-            try:
-                server_port = _check_port(server_port)
-            except ValueError:
-                problems.add(gwhere, "server_port", "'%s' is not a port 1-65535" % server_port)
-                server_port = None
         translated = server_port is not None or any(s["port"] is not None for s in servers)
         if svc["mode"] == "l4_dr" and translated:
-            problems.add(gwhere, "server_port", "Layer 4 DR cannot translate ports (the real server answers on the VIP's own port); remove server_port")
+            problems.add(gwhere, "server_port", "Layer 4 DR cannot translate ports (the real server answers on the "
+                         "VIP's own port); remove server_port")
         if server_port is not None and ranges != [(ranges[0][0], ranges[0][0])]:
             problems.add(gwhere, "server_port", "port translation needs exactly one VIP port")
-        check = _normalize_check(group.get("check", svc["check"]), gwhere, problems, renderer, svc["protocol"])
+        check = _normalize_check(group.get("check") or svc["check"], gwhere, problems, renderer, svc["protocol"], ctx)
         if (isinstance(group.get("ports"), dict) and check and check["type"] not in ("none", "icmp", "external")
                 and not check.get("port") and server_port is None):
-            problems.add(gwhere, "check.port", "a service on 'all ports except' needs check.port: which port proves the server is up?")
+            problems.add(gwhere, "check.port", "a service on 'all ports except' needs check.port: which port proves "
+                         "the server is up?")
         if svc["mode"] in IPVS_MODES and sum(last - first + 1 for first, last in ranges) > IPVS_MAX_PORTS:
             problems.add(gwhere, "ports", "Layer 4 DR/NAT renders one IPVS virtual server per port; at most %d ports "
                          "(firewall-mark services are not supported yet)" % IPVS_MAX_PORTS)
         groups_out.append({"name": group.get("name"), "vip": str(gvip) if gvip is not None else None,
                            "ports": ranges, "port_spec": format_ports(ranges),
                            "server_port": server_port, "check": check})
+    group_names = [g["name"] for g in groups_out]
+    for gname in set(n for n in group_names if group_names.count(n) > 1):
+        problems.add(where, "port_groups", "group name '%s' used twice" % gname)
 
     if svc["persistence"] == "cookie_source_ip" and not (svc["mode"] == "l7" and svc["protocol"] == "http"):
         problems.add(where, "persistence", "cookie_source_ip needs mode l7 and protocol http (HAProxy must see HTTP)")
     if svc["persistence"] == "last_successful" and renderer != "haproxy":
         problems.add(where, "persistence", "last_successful is a stick table and needs mode l7 or l4_snat")
-    if svc["forwardfor"] and not (svc["mode"] == "l7" and svc["protocol"] in ("http", "https") and
-                                  (svc["protocol"] == "http" or svc.get("tls_certificate"))):
-        problems.add(where, "forwardfor", "X-Forwarded-For needs mode l7 with HTTP (or HTTPS terminated with tls_certificate)")
-    if svc.get("tls_certificate") is not None:
-        if svc["mode"] != "l7" or not SCRIPT_RE.match(str(svc["tls_certificate"])):
-            problems.add(where, "tls_certificate", "TLS termination needs mode l7 and an absolute PEM path")
-    try:
-        svc["persistence_timeout"] = _as_int(svc["persistence_timeout"])
-    except ValueError:
-        problems.add(where, "persistence_timeout", "must be seconds as a whole number")
-    cookie_name = svc.get("cookie_name") or "PACSLB"
-    if not COOKIE_RE.match(str(cookie_name)):
-        problems.add(where, "cookie_name", "must match %s" % COOKIE_RE.pattern)
+    if svc.get("forwardfor") and not (svc["protocol"] == "http" or (svc["protocol"] == "https"
+                                                                 and svc.get("tls_certificate"))):
+        problems.add(where, "forwardfor", "X-Forwarded-For needs mode l7 with HTTP (or HTTPS terminated with "
+                     "tls_certificate)")
+    if svc.get("cookie_name") is not None and svc["persistence"] != "cookie_source_ip":
+        problems.add(where, "cookie_name", "is used only with persistence cookie_source_ip")
 
+    routes = _normalize_routes(svc, where, renderer, problems, ctx)
+    return {
+        "name": name,
+        "description": svc.get("description") or "",
+        "vip": str(vip) if vip is not None else None,
+        "vip_version": vip.version if vip is not None else None,
+        "vrrp_instance": instance["name"] if instance else None,
+        "mode": svc["mode"],
+        "renderer": renderer,
+        "protocol": svc["protocol"],
+        "scheduler": svc["scheduler"],
+        "persistence": svc["persistence"],
+        "persistence_timeout": svc["persistence_timeout"],
+        "cookie_name": svc.get("cookie_name") or schema.SERVICE["cookie_name"]["default"],
+        "forwardfor": svc.get("forwardfor", False),
+        "tls_certificate": svc.get("tls_certificate"),
+        "failover": svc["failover"],
+        "maxconn": svc.get("maxconn"),
+        "servers": servers,
+        "port_groups": groups_out,
+        "routes": routes,
+        "server_tls": svc.get("server_tls", False),
+    }
+
+
+def _normalize_routes(svc, where, renderer, problems, ctx):
     routes = []
     http = svc["protocol"] == "http" or (svc["protocol"] == "https" and bool(svc.get("tls_certificate")))
     for pos, route in enumerate(svc.get("routes") or []):
         rwhere = "%s route #%d" % (where, pos + 1)
-        if not isinstance(route, dict):
-            problems.add(rwhere, "routes", "each route must be a mapping")
-            continue
         matches = [m for m in ROUTE_MATCHES if m in route]
         if len(matches) != 1:
             problems.add(rwhere, "routes", "each route needs exactly one of %s" % ", ".join(ROUTE_MATCHES))
             continue
         match = matches[0]
-        unknown = set(route) - ROUTE_FIELDS
-        if unknown:
-            problems.add(rwhere, ", ".join(sorted(unknown)), "unknown field; allowed: %s" % ", ".join(sorted(ROUTE_FIELDS)))
         rname = route.get("name") or "route%d" % (pos + 1)
-        if not NAME_RE.match(str(rname)):
-            problems.add(rwhere, "name", "must match %s" % NAME_RE.pattern)
-            continue
         value = route[match]
         if match in ("called_ae", "calling_ae"):
             if svc["protocol"] != "dicom" or renderer != "haproxy":
@@ -459,145 +433,135 @@ def _normalize_service(raw, ctx, problems):
                 problems.add(rwhere, match, str(exc))
                 continue
         elif not http or svc["mode"] != "l7":
-            problems.add(rwhere, match, "routing by %s needs mode l7 with HTTP (or HTTPS terminated with tls_certificate)" % match)
+            problems.add(rwhere, match, "routing by %s needs mode l7 with HTTP (or HTTPS terminated with "
+                         "tls_certificate)" % match)
             continue
-        elif match == "path_prefix" and not (isinstance(value, str) and PATH_RE.match(value)):
-            problems.add(rwhere, match, "must be a URL path starting with /")
-            continue
-        elif match == "host" and not (isinstance(value, str) and HOST_RE.match(value)):
-            problems.add(rwhere, match, "must be a host name")
-            continue
-        scheduler = route.get("scheduler", svc["scheduler"])
-        if scheduler not in SCHEDULERS:
-            problems.add(rwhere, "scheduler", "'%s' is not one of %s" % (scheduler, ", ".join(SCHEDULERS)))
-            continue
+        if route.get("servers") is not None and route.get("pool") is not None:
+            problems.add(rwhere, "pool", "set either pool or servers, not both (pool would be ignored)")
         rservers = _pool_servers(route, rwhere, problems, ctx)
         rcheck = None
         if route.get("check") is not None:
-            rcheck = _normalize_check(route["check"], rwhere, problems, renderer, svc["protocol"])
-        rport = route.get("server_port")
-        if rport is not None:
-            try:
-                rport = _check_port(rport)
-            except ValueError:
-                problems.add(rwhere, "server_port", "'%s' is not a port 1-65535" % rport)
-        routes.append({"name": rname, "match": match, "value": value, "scheduler": scheduler, "servers": rservers,
-                       "check": rcheck, "server_port": rport,
-                       "server_tls": bool(route.get("server_tls", svc.get("server_tls", False)))})
-
-    maxconn = svc.get("maxconn")
-    if maxconn is not None:
-        try:
-            maxconn = _as_int(maxconn)
-        except ValueError:
-            problems.add(where, "maxconn", "must be a whole number")
-
-    return {
-        "name": name,
-        "description": str(svc.get("description") or "").replace("\n", " "),
-        "vip": str(vip) if vip is not None else None,
-        "vip_version": vip.version if vip is not None else None,
-        "vrrp_instance": instance["name"] if instance else None,
-        "mode": svc["mode"],
-        "renderer": renderer,
-        "protocol": svc["protocol"],
-        "scheduler": svc["scheduler"],
-        "persistence": svc["persistence"],
-        "persistence_timeout": svc["persistence_timeout"],
-        "cookie_name": cookie_name,
-        "forwardfor": bool(svc["forwardfor"]),
-        "tls_certificate": svc.get("tls_certificate"),
-        "failover": bool(svc["failover"]),
-        "maxconn": maxconn,
-        "servers": servers,
-        "port_groups": groups_out,
-        "routes": routes,
-        "server_tls": bool(svc.get("server_tls", False)),
-    }
+            rcheck = _normalize_check(route["check"], rwhere, problems, renderer, svc["protocol"], ctx)
+        if rname in [r["name"] for r in routes]:
+            problems.add(rwhere, "name", "route name '%s' used twice in this service" % rname)
+        routes.append({"name": rname, "match": match, "value": value,
+                       "scheduler": route.get("scheduler", svc["scheduler"]), "servers": rservers,
+                       "check": rcheck, "server_port": route.get("server_port"),
+                       "server_tls": route.get("server_tls", svc.get("server_tls", False))})
+    return routes
 
 
-def _normalize_instances(raw_instances, ctx, problems):
+def _normalize_instances(raw_instances, problems):
     instances = {}
     seen_ids = {}
     if not isinstance(raw_instances, list) or not raw_instances:
-        problems.add("vrrp", "pacs_lb_vrrp_instances", "define at least one VRRP instance {name, virtual_router_id, interface, network}")
+        problems.add("vrrp", "pacs_lb_vrrp_instances", "define at least one VRRP instance {name, virtual_router_id, "
+                     "interface, network}")
         return instances
     for pos, raw in enumerate(raw_instances):
         name = raw.get("name") if isinstance(raw, dict) else None
-        where = "vrrp instance '%s'" % (name,)
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            problems.add("vrrp instance #%d" % (pos + 1), "name", "must match %s" % NAME_RE.pattern)
+        where = "vrrp instance %s" % show(name) if isinstance(name, str) else "vrrp instance #%d" % (pos + 1)
+        inst = schema.check_mapping(schema.VRRP_INSTANCE, raw, where, "", problems)
+        if inst is None:
             continue
         if name in instances:
             problems.add(where, "name", "defined twice")
             continue
+        vrid = inst["virtual_router_id"]
+        if vrid in seen_ids:
+            problems.add(where, "virtual_router_id", "%d is already used by instance '%s'; it must be unique on the "
+                         "network" % (vrid, seen_ids[vrid]))
+        seen_ids[vrid] = name
+        text = inst["network"]
         try:
-            vrid = _as_int(raw.get("virtual_router_id"))
-            if not 1 <= vrid <= 255:
+            if not re.fullmatch(r"[0-9A-Fa-f.:]{2,45}/[0-9]{1,3}", text):
                 raise ValueError
-        except (ValueError, TypeError):
-            problems.add(where, "virtual_router_id", "'%s' must be 1-255" % (raw.get("virtual_router_id"),))
-            vrid = None
-        if vrid is not None:
-            if vrid in seen_ids:
-                problems.add(where, "virtual_router_id", "%d is already used by instance '%s'; it must be unique on the network" % (vrid, seen_ids[vrid]))
-            seen_ids[vrid] = name
-        try:
-            network = netaddr.IPNetwork(str(raw.get("network")))
-            if "/" not in str(raw.get("network")):
-                raise ValueError
+            network = netaddr.IPNetwork(text)
         except (netaddr.AddrFormatError, ValueError, TypeError):
-            problems.add(where, "network", "'%s' must be a network in CIDR form such as 198.18.10.0/24" % (raw.get("network"),))
+            problems.add(where, "network", "%s must be a network in CIDR form such as 198.18.10.0/24" % show(text))
             continue
-        interface = raw.get("interface", "eth0")
-        if not re.match(r"^[A-Za-z0-9_.-]{1,15}$", str(interface)):
-            problems.add(where, "interface", "'%s' is not an interface name" % interface)
+        if not MIN_PREFIX[network.version] <= network.prefixlen <= MAX_PREFIX[network.version]:
+            problems.add(where, "network", "prefix /%d is not a VRRP network: IPv%d allows /%d to /%d" % (
+                network.prefixlen, network.version, MIN_PREFIX[network.version], MAX_PREFIX[network.version]))
+            continue
         instances[name] = {
             "name": name,
             "virtual_router_id": vrid,
-            "interface": interface,
+            "interface": inst.get("interface", schema.VRRP_INSTANCE["interface"]["default"]),
             "network": str(network.cidr),
             "prefixlen": network.prefixlen,
+            "family": network.version,
             "network_obj": network,
         }
     return instances
 
 
+def _balancers(groups, balancer_group, ctx, problems):
+    balancers = []
+    for host in groups.get(balancer_group) or []:
+        hv = _host_vars(host, ctx, problems)
+        if hv is None:
+            continue
+        try:
+            balancers.append({"name": host, "address": str(_address(hv["pacs_lb_address"]))})
+        except ValueError:
+            problems.add("balancer '%s'" % host, "pacs_lb_address", "%s is not an IP address" % show(
+                hv["pacs_lb_address"]))
+    if not balancers:
+        problems.add("inventory", "balancers", "group '%s' has no hosts" % balancer_group)
+    families = set(netaddr.IPAddress(b["address"]).version for b in balancers)
+    for inst in ctx["instances"].values():
+        # keepalived's unicast peers must be of the instance's address family.
+        if families and families != {inst["family"]}:
+            problems.add("vrrp instance '%s'" % inst["name"], "network", "%s is IPv%d but the balancers' addresses "
+                         "(pacs_lb_address) are IPv%s; VRRP peers speak the family of the VIPs" % (
+                             inst["network"], inst["family"], "/".join(str(f) for f in sorted(families))))
+    return balancers
+
+
 def build_model(profile_services, user_services, vrrp_instances, pools=None, groups=None, hostvars=None,
-                balancer_group="balancers"):
+                balancer_group="balancers", check_script_dirs=DEFAULT_SCRIPT_DIRS):
     """Merge, validate and normalize. Returns the model or raises ModelError."""
     if netaddr is None:
         raise ModelError(["controller: netaddr: the Python package netaddr is required on the controller"])
-    problems = _Problems()
+    problems = Problems()
     groups = groups or {}
-    hostvars = hostvars or {}
-    ctx = {"pools": pools or {}, "groups": groups, "hostvars": hostvars}
-    ctx["instances"] = _normalize_instances(vrrp_instances, ctx, problems)
-    ctx["default_instance"] = next(iter(ctx["instances"]), None)
-
-    balancers = []
-    for host in groups.get(balancer_group) or []:
-        hv = hostvars.get(host, {})
-        address = hv.get("pacs_lb_address", hv.get("ansible_host", host))
-        try:
-            balancers.append({"name": host, "address": str(_address(address))})
-        except ValueError:
-            problems.add("balancer '%s'" % host, "pacs_lb_address", "'%s' is not an IP address" % address)
-    if not balancers:
-        problems.add("inventory", "balancers", "group '%s' has no hosts" % balancer_group)
+    ctx = {"pools": pools or {}, "groups": groups, "hostvars": hostvars or {}, "host_checked": {},
+           "script_dirs": tuple(check_script_dirs or ())}
+    if not isinstance(user_services, (list, type(None))):
+        problems.add("inventory", "pacs_lb_services", "must be a list of services, got %s" % type(
+            user_services).__name__)
+        user_services = []
+    ctx["instances"] = _normalize_instances(vrrp_instances, problems)
+    if not isinstance(vrrp_instances, list):
+        vrrp_instances = []
+    ctx["declared_instances"] = [i.get("name") for i in vrrp_instances or [] if isinstance(i, dict)]
+    ctx["default_instance"] = next(iter(ctx["declared_instances"]), None)
+    ctx["balancers"] = balancers = _balancers(groups, balancer_group, ctx, problems)
 
     services = []
-    for raw in merge_services(profile_services, user_services):
+    for raw in merge_services(profile_services, user_services, problems):
         if not isinstance(raw, dict):
-            problems.add("service %r" % (raw,), "entry", "must be a mapping")
+            problems.add("service %s" % show(raw), "entry", "must be a mapping")
             continue
-        if not raw.get("enabled", True):
+        name = raw.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            problems.add("service %r" % (name,), "name", "must match %s (letters, digits, _ . -; no spaces, quotes "
+                         "or newlines)" % schema.NAME)
             continue
-        svc = _normalize_service(raw, ctx, problems)
+        where = "service '%s'" % name
+        enabled = schema.check_field(schema.SERVICE["enabled"], raw.get("enabled", True), where, "enabled", problems)
+        if enabled is False:
+            continue
+        fields = dict((k, v) for k, v in raw.items() if k != "enabled")
+        svc = schema.check_mapping(schema.SERVICE, fields, where, "", problems, selector="mode")
+        if svc is None or enabled is None:
+            continue
+        svc = _normalize_service(svc, ctx, problems)
         if svc is not None:
             services.append(svc)
 
-    _check_collisions(services, balancers, problems)
+    _check_collisions(services, balancers, ctx, problems)
     if problems.items:
         raise ModelError(problems.items)
 
@@ -614,17 +578,53 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
     return {"services": services, "vrrp_instances": instances, "balancers": balancers}
 
 
-def _check_collisions(services, balancers, problems):
-    names, bound = {}, []
+def haproxy_section_names(svc):
+    """(frontend, backend) names of every proxy section of a service, as render_haproxy names them."""
+    names = []
+    for group in svc["port_groups"]:
+        base = svc["name"] if group["name"] is None else "%s_%s" % (svc["name"], group["name"])
+        names.append(("fe_" + base, "be_" + base))
+        names += [(None, "be_%s_%s" % (base, route["name"])) for route in svc["routes"]]
+    return names
+
+
+def _check_collisions(services, balancers, ctx, problems):
+    """Rules across services: names after derivation, VIPs, ports, addresses."""
+    bound, sections, vip_instance = [], {}, {}
+    server_addresses = {}
+    for svc in services:
+        for srv in svc["servers"] + [s for r in svc["routes"] for s in r["servers"]]:
+            server_addresses.setdefault(srv["address"], (svc["name"], srv["name"]))
     for svc in services:
         where = "service '%s'" % svc["name"]
-        if svc["name"] in names:
-            problems.add(where, "name", "defined twice")
-        names[svc["name"]] = True
+        if svc["renderer"] == "haproxy":
+            for pair in haproxy_section_names(svc):
+                for section in pair:
+                    if section is None:
+                        continue
+                    if section in sections and sections[section] != svc["name"]:
+                        problems.add(where, "name", "HAProxy section '%s' is also made by service '%s'; rename one" % (
+                            section, sections[section]))
+                    elif section in sections:
+                        problems.add(where, "routes", "HAProxy section '%s' is made twice; rename a route or port "
+                                     "group" % section)
+                    sections[section] = svc["name"]
         for group in svc["port_groups"]:
+            if group["vip"] is None:
+                continue
             for bal in balancers:
                 if group["vip"] == bal["address"]:
                     problems.add(where, "vip", "%s is the address of balancer '%s'" % (group["vip"], bal["name"]))
+            owner = server_addresses.get(group["vip"])
+            if owner is not None and owner[0] != svc["name"]:
+                problems.add(where, "vip", "%s is the address of server '%s' of service '%s'" % (
+                    group["vip"], owner[1], owner[0]))
+            elif owner is not None:
+                problems.add(where, "server '%s'" % owner[1], "address %s is the VIP itself" % group["vip"])
+            other = vip_instance.setdefault(group["vip"], svc["vrrp_instance"])
+            if other != svc["vrrp_instance"]:
+                problems.add(where, "vrrp_instance", "VIP %s already floats in VRRP instance '%s'; one VIP, one "
+                             "instance" % (group["vip"], other))
             for first, last in group["ports"]:
                 for other_vip, other_name, ofirst, olast in bound:
                     if other_vip == group["vip"] and first <= olast and ofirst <= last:

@@ -7,9 +7,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import IPVS_MAX_PORTS, SCHEDULERS
 
 
+def misc_word(text):
+    """One argument of a MISC_CHECK misc_path. keepalived splits misc_path on
+    spaces and ends it at a quote, and a legal AE title may hold both, so any
+    title beyond plain characters travels hex-encoded (pacs_lb_check.py
+    decodes the hex: prefix; ':' is not plain, so no title reads as hex)."""
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+        return text
+    return "hex:" + text.encode("ascii").hex()
+
+
+# IPVS forwarding method per mode.
 LVS_METHOD = {"l4_dr": "DR", "l4_nat": "NAT"}
 
 
@@ -65,7 +78,7 @@ def _keepalived_check(check, address, port):
     if check["type"] == "dicom":
         return {"kind": "MISC_CHECK", "lines": [
             'misc_path "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py dicom %s %d %s %s"' % (
-                address, cport, check["called_ae"], check["calling_ae"]),
+                address, cport, misc_word(check["called_ae"]), misc_word(check["calling_ae"])),
             "misc_timeout %d" % timeout]}
     if check["type"] == "hl7":
         return {"kind": "MISC_CHECK", "lines": ['misc_path "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py hl7 %s %d"' % (address, cport),

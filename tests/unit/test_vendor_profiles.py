@@ -304,10 +304,11 @@ def test_profile_is_address_free_and_well_formed(vendor):
 def test_insignia_failover_variants():
     """Switching both Insignia VIPs to failover mode: the first server is the active one."""
     gv = read_yaml(EXAMPLES, "insignia", "group_vars", "all", "pacs_lb.yml")
-    services = copy.deepcopy(gv["pacs_lb_services"]) + [
-        {"name": "DICOM_VIP", "enabled": False}, {"name": "HL7_VIP", "enabled": False},
-        {"name": "DICOM_VIP_Failover", "enabled": True}, {"name": "HL7_VIP_Failover", "enabled": True},
-    ]
+    # One entry per name (a repeated name is refused): the switch goes into the example's entries.
+    switch = {"DICOM_VIP": False, "HL7_VIP": False, "DICOM_VIP_Failover": True, "HL7_VIP_Failover": True}
+    services = [dict(svc, enabled=switch.pop(svc["name"])) if svc["name"] in switch else svc
+                for svc in copy.deepcopy(gv["pacs_lb_services"])]
+    services += [{"name": name, "enabled": enabled} for name, enabled in switch.items()]
     model = build_example("insignia", services)
     by_name = {svc["name"]: svc for svc in model["services"]}
     assert sorted(by_name) == ["DICOM_VIP_Failover", "HL7_VIP_Failover"]
