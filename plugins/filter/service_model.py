@@ -101,8 +101,8 @@ def _plain_hostvars(hostvars, groups):
     return out
 
 
-def _invalid(problems, what="The PACS load balancer model"):
-    return AnsibleFilterError("%s is invalid (%d problem%s); no host was changed:\n%s" % (
+def _invalid(problems, what="The PACS load balancer model is"):
+    return AnsibleFilterError("%s invalid (%d problem%s); no host was changed:\n%s" % (
         what, len(problems), "" if len(problems) == 1 else "s", "\n".join("- " + p for p in problems)))
 
 
@@ -121,7 +121,7 @@ def role_options(values, host="controller"):
     problems = sm.Problems()
     sm.check_role_options(_plain(values), "host '%s'" % host, problems)
     if problems.items:
-        raise _invalid(problems.items, "The roles' options")
+        raise _invalid(problems.items, "The roles' options are")
     return True
 
 

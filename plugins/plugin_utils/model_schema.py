@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
 import re
 
 MODES = ("l7", "l4_snat", "l4_dr", "l4_nat")
@@ -419,8 +420,8 @@ def check_role_options(values, where, problems):
             continue
         spec = ROLE_OPTIONS.get(name)
         if spec is None:
-            problems.add(where, name, "unknown option; options with this prefix are: %s" % ", ".join(
-                sorted(k for k in ROLE_OPTIONS if k.startswith(name.split("_")[0]))))
+            near = difflib.get_close_matches(name, list(ROLE_OPTIONS), 1)
+            problems.add(where, name, "unknown option%s" % ("; did you mean %s?" % near[0] if near else ""))
             continue
         if spec["default"] is None and values[name] is None:
             continue

@@ -510,12 +510,16 @@ def _balancers(groups, balancer_group, ctx, problems):
     if not balancers:
         problems.add("inventory", "balancers", "group '%s' has no hosts" % balancer_group)
     families = set(netaddr.IPAddress(b["address"]).version for b in balancers)
+    if len(families) > 1:
+        problems.add("inventory", "pacs_lb_address", "the balancers mix IPv4 and IPv6 addresses (%s); VRRP unicast "
+                     "peers must be of one family" % ", ".join("%s=%s" % (b["name"], b["address"]) for b in balancers))
     for inst in ctx["instances"].values():
-        # keepalived's unicast peers must be of the instance's address family.
-        if families and families != {inst["family"]}:
+        # keepalived drops every VIP of another family than the instance's
+        # unicast peers (and then has none): IPv6 VIPs need IPv6 balancers.
+        if len(families) == 1 and families != {inst["family"]}:
             problems.add("vrrp instance '%s'" % inst["name"], "network", "%s is IPv%d but the balancers' addresses "
-                         "(pacs_lb_address) are IPv%s; VRRP peers speak the family of the VIPs" % (
-                             inst["network"], inst["family"], "/".join(str(f) for f in sorted(families))))
+                         "(pacs_lb_address) are IPv%d; VRRP peers speak the family of their VIPs" % (
+                             inst["network"], inst["family"], list(families)[0]))
     return balancers
 
 
