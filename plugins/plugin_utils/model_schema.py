@@ -92,7 +92,7 @@ CHECK = {
                        used_by=("dicom",), used_by_field="type", doc_type="AE title"),
     "calling_ae": field("str", "Calling AE title of the C-ECHO.", default="LBCHECK",
                         used_by=("dicom",), used_by_field="type", doc_type="AE title"),
-    "message": field("str", "HL7 v2 test message, segments separated by CR (HAProxy checks only).",
+    "message": field("hl7", "HL7 v2 test message, segments separated by CR (HAProxy checks only).",
                      used_by=("hl7",), used_by_field="type"),
     "interval": field("int", "Milliseconds between checks.", default=2000, minimum=100, maximum=CHECK_MS_MAX),
     "fall": field("int", "Failed checks before a server is DOWN.", default=3, minimum=1, maximum=1000),
@@ -316,11 +316,11 @@ def _to_float(value):
     raise ValueError("must be a number, got %s" % show(value))
 
 
-def _text(value):
+def _text(value, allowed=r"[^\x00-\x1f\x7f]*", what="control characters (newline, CR, tab, NUL)"):
     if not isinstance(value, str):
         raise ValueError("must be text, got %s" % type(value).__name__)
-    if not re.fullmatch(r"[^\x00-\x1f\x7f]*", value):
-        raise ValueError("must not contain control characters (newline, CR, tab, NUL), got %s" % show(value))
+    if not re.fullmatch(allowed, value):
+        raise ValueError("must not contain %s, got %s" % (what, show(value)))
     return value
 
 
@@ -335,6 +335,8 @@ def _scalar(spec, value):
         out = to_int(value)
     elif ftype == "float":
         out = _to_float(value)
+    elif ftype == "hl7":
+        out = _text(value, allowed=r"[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f]*", what="control characters but CR and LF")
     else:
         out = _text(value)
     if spec["choices"] is not None and out not in spec["choices"]:
