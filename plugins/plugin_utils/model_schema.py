@@ -49,9 +49,9 @@ HAPROXY_TIME = r"[0-9]{1,10}(us|ms|s|m|h|d)?"
 NFT_NAME = r"[A-Za-z][A-Za-z0-9_]{0,31}"
 NFT_CHAIN = r"(inet|ip|ip6) [A-Za-z][A-Za-z0-9_-]{0,31} [A-Za-z][A-Za-z0-9_-]{0,31}"
 
-# HAProxy stores timers in milliseconds in a signed 32-bit int; keepalived
-# takes whole seconds. One day is far beyond any useful check interval.
-CHECK_MS_MAX = 86400000
+# keepalived's checker timers end at 4294 s (its --config-test refuses more);
+# one hour is far beyond any useful check interval or timeout.
+CHECK_MS_MAX = 3600000
 # The largest HAProxy stick-table expiry (ms in a signed 32-bit int) in seconds.
 EXPIRE_S_MAX = 2147483
 
@@ -391,7 +391,7 @@ def check_mapping(schema, raw, where, prefix, problems, selector=None, selected=
         problems.add(where, prefix or "entry", "must be a mapping, got %s" % type(raw).__name__)
         return None
     before = len(problems.items)
-    unknown = sorted(str(k) for k in raw if k not in schema)
+    unknown = sorted(str(k) if re.fullmatch(r"[A-Za-z0-9_]+", str(k)) else show(str(k)) for k in raw if k not in schema)
     if unknown:
         problems.add(where, label(unknown[0]) if len(unknown) == 1 else ", ".join(label(k) for k in unknown),
                      "unknown field; allowed: %s" % ", ".join(sorted(schema)))

@@ -157,11 +157,12 @@ def merge_services(profile_services, user_services, problems=None):
     seen = set()
     for svc in user_services or []:
         name = svc.get("name") if isinstance(svc, dict) else None
-        if problems is not None and isinstance(name, str) and name in seen:
+        name = name if isinstance(name, str) else None  # anything else is reported by the schema
+        if problems is not None and name is not None and name in seen:
             problems.add("service %s" % show(name), "name", "defined twice in pacs_lb_services; names must be unique")
             continue
         seen.add(name)
-        if name in index and isinstance(name, str):
+        if name is not None and name in index:
             merged[index[name]].update(copy.deepcopy(svc))
         else:
             index[name] = len(merged)
@@ -539,7 +540,8 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
     ctx["instances"] = _normalize_instances(vrrp_instances, problems)
     if not isinstance(vrrp_instances, list):
         vrrp_instances = []
-    ctx["declared_instances"] = [i.get("name") for i in vrrp_instances or [] if isinstance(i, dict)]
+    ctx["declared_instances"] = [i.get("name") for i in vrrp_instances or []
+                                 if isinstance(i, dict) and isinstance(i.get("name"), str)]
     ctx["default_instance"] = next(iter(ctx["declared_instances"]), None)
     ctx["balancers"] = balancers = _balancers(groups, balancer_group, ctx, problems)
 
