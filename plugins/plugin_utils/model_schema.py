@@ -428,3 +428,81 @@ def check_role_options(values, where, problems):
         if spec["default"] is None and values[name] is None:
             continue
         check_field(spec, values[name], where, name, problems)
+
+
+# ---------------------------------------------------------------- documentation
+# The preflight role's argument specs (ansible-doc -t role) and the field
+# tables of docs/service-model.md are made from the declarations above;
+# tests/unit/test_model_docs.py fails when the committed files differ.
+
+_SPEC_TYPES = {"str": "str", "int": "int", "bool": "bool", "float": "float", "hl7": "str", "ports": "raw",
+               "check": "raw", "list": "list", "strlist": "list"}
+
+
+def _allowed(spec):
+    """What a field takes, in words, for both documentations."""
+    parts = []
+    if spec["pattern"] is not None:
+        parts.append("%s, the whole value matching the regular expression %s" % (spec["hint"], spec["pattern"]))
+    if spec["min"] is not None:
+        parts.append("%s to %s" % (spec["min"], spec["max"]))
+    if spec["used_by"] is not None:
+        parts.append("only with %s %s" % (spec["used_by_field"], ", ".join(spec["used_by"])))
+    if spec["required"]:
+        parts.append("required")
+    return parts
+
+
+def argument_spec(fields):
+    """Argument-spec options of a schema table (documentation of nested fields)."""
+    options = {}
+    for key, spec in fields.items():
+        doc = {"description": [spec["description"]] + [a[0].upper() + a[1:] + "." for a in _allowed(spec)]
+               + (["Type C(%s)." % spec["doc_type"]] if spec["doc_type"] else []),
+               "type": _SPEC_TYPES[spec["type"]]}
+        if spec["choices"] is not None:
+            doc["choices"] = list(spec["choices"])
+        if spec["default"] is not NOTSET and spec["default"] is not None:
+            doc["default"] = spec["default"]
+        if spec["type"] == "list":
+            doc["elements"] = "dict"
+        if spec["schema"] is not None:
+            doc["options"] = argument_spec(spec["schema"])
+        if spec["type"] == "strlist":
+            doc["elements"] = "str"
+        options[key] = doc
+    return options
+
+
+def markdown_table(fields):
+    lines = ["| field | type | values | default | notes |", "|---|---|---|---|---|"]
+    for key, spec in fields.items():
+        if spec["choices"] is not None:
+            values = ", ".join("`%s`" % c for c in spec["choices"])
+        elif spec["pattern"] is not None:
+            values = "%s: `%s`" % (spec["hint"], spec["pattern"])
+        elif spec["min"] is not None:
+            values = "%s-%s" % (spec["min"], spec["max"])
+        else:
+            values = spec["doc_type"] or ("text, no control characters" if spec["type"] == "str" else "")
+        default = "" if spec["default"] is NOTSET or spec["default"] is None else "`%s`" % (
+            str(spec["default"]).lower() if isinstance(spec["default"], bool) else spec["default"])
+        notes = spec["description"]
+        if spec["used_by"] is not None:
+            notes += " Only with %s %s." % (spec["used_by_field"], ", ".join(spec["used_by"]))
+        if spec["required"]:
+            default = "required"
+        shown_type = {"ports": "port list", "check": "type or mapping"}.get(spec["type"], _SPEC_TYPES[spec["type"]])
+        lines.append("| `%s` | %s | %s | %s | %s |" % (key, shown_type, values.replace("|", "\\|"), default,
+                                                      notes.replace("|", "\\|")))
+    return "\n".join(lines)
+
+
+DOC_TABLES = (("A service (`pacs_lb_services` entry)", SERVICE), ("A check (`check`)", CHECK),
+              ("A server (`servers` entry)", SERVER), ("A port group (`port_groups` entry)", PORT_GROUP),
+              ("A route (`routes` entry)", ROUTE), ("A VRRP instance (`pacs_lb_vrrp_instances` entry)", VRRP_INSTANCE),
+              ("Host variables of balancers and real servers", HOST))
+
+
+def markdown_tables():
+    return "\n\n".join("### %s\n\n%s" % (title, markdown_table(fields)) for title, fields in DOC_TABLES) + "\n"
