@@ -188,6 +188,9 @@ def _normalize_check(check, where, problems, renderer, protocol, ctx):
     if ctype in ("http", "http_head", "https"):
         out.setdefault("path", schema.CHECK["path"]["default"])
         out.setdefault("status", schema.CHECK["status"]["default"])
+        codes = out["status"].split("-")
+        if codes[0] > codes[-1]:
+            problems.add(where, "check.status", "range %s runs backwards; write it low-high" % out["status"])
     if ctype == "external":
         script = out.get("script")
         if script is None:

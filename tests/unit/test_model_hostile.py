@@ -83,6 +83,7 @@ REFUSED = [
      "control characters"),
     ("quote_in_check_path", check("WEB", path="/a'b"), "service 'WEB'", "check.path", "is not a URL path"),
     ("env_variable_in_check_path", check("WEB", path="/$HOME"), "service 'WEB'", "check.path", "is not a URL path"),
+    ("backwards_status_range", check("WEB", status="399-200"), "service 'WEB'", "check.status", "runs backwards"),
     ("space_in_check_path", check("WEB", path="/a b"), "service 'WEB'", "check.path", "is not a URL path"),
     ("newline_in_route_name", field("WEB", routes=[{"name": "A\n", "path_prefix": "/a", "pool": "vna"}]),
      "service 'WEB'", "routes[0].name", "control characters"),
