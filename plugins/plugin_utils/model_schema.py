@@ -237,8 +237,8 @@ ROLE_OPTIONS = {
     "realserver_linux_state": field("str", "", choices=("present", "absent")),
     "realserver_linux_interface": field("str", "", pattern=INTERFACE, hint="an interface name", empty_ok=True),
     "realserver_linux_rp_filter": field("str", "", choices=("auto", "loose", "keep")),
-    "realserver_linux_network_config": field("str", "", choices=("auto", "networkmanager", "networkd", "ifupdown",
-                                                                  "none")),
+    "realserver_linux_network_config": field("str", "",
+                                             choices=("auto", "networkmanager", "networkd", "ifupdown", "none")),
     "realserver_linux_firewall": field("str", "", choices=("auto", "nftables", "firewalld", "none")),
     "realserver_linux_nftables_chains": field("strlist", "", pattern=NFT_CHAIN, hint="'family table chain'"),
     "realserver_linux_nftables_conf": _path("", None),
@@ -493,8 +493,8 @@ def markdown_table(fields):
         if spec["required"]:
             default = "required"
         shown_type = {"ports": "port list", "check": "type or mapping"}.get(spec["type"], _SPEC_TYPES[spec["type"]])
-        lines.append("| `%s` | %s | %s | %s | %s |" % (key, shown_type, values.replace("|", "\\|"), default,
-                                                      notes.replace("|", "\\|")))
+        cells = (key, shown_type, values.replace("|", "\\|"), default, notes.replace("|", "\\|"))
+        lines.append("| `%s` | %s | %s | %s | %s |" % cells)
     return "\n".join(lines)
 
 

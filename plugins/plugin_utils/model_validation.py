@@ -288,8 +288,8 @@ def _check_vip(vip, instance, where, problems):
         return
     net = instance["network_obj"]
     if vip not in net:
-        problems.add(where, "vip", "%s is outside the network %s of VRRP instance '%s'" % (vip, instance["network"],
-                                                                                         instance["name"]))
+        problems.add(where, "vip", "%s is outside the network %s of VRRP instance '%s'" % (
+            vip, instance["network"], instance["name"]))
     elif vip.version == 4 and vip in (net.network, net.broadcast):
         problems.add(where, "vip", "%s is the %s address of %s" % (
             vip, "network" if vip == net.network else "broadcast", instance["network"]))
@@ -383,8 +383,8 @@ def _normalize_service(svc, ctx, problems):
         problems.add(where, "persistence", "cookie_source_ip needs mode l7 and protocol http (HAProxy must see HTTP)")
     if svc["persistence"] == "last_successful" and renderer != "haproxy":
         problems.add(where, "persistence", "last_successful is a stick table and needs mode l7 or l4_snat")
-    if svc.get("forwardfor") and not (svc["protocol"] == "http" or (svc["protocol"] == "https"
-                                                                 and svc.get("tls_certificate"))):
+    http = svc["protocol"] == "http" or (svc["protocol"] == "https" and bool(svc.get("tls_certificate")))
+    if svc.get("forwardfor") and not http:
         problems.add(where, "forwardfor", "X-Forwarded-For needs mode l7 with HTTP (or HTTPS terminated with "
                      "tls_certificate)")
     if svc.get("cookie_name") is not None and svc["persistence"] != "cookie_source_ip":

@@ -91,6 +91,10 @@ def _server_line(srv, svc, group, with_cookie):
         line += " check"
         if check["type"] == "https" and not svc.get("server_tls"):
             line += " check-ssl verify none"
+        elif check.get("tls") and not svc.get("server_tls"):
+            # "tcp-check connect ssl" (DICOM/HL7 over TLS) verifies against a
+            # CA file by default, which haproxy -c refuses without one.
+            line += " verify none"
         if check.get("port"):
             line += " port %d" % check["port"]
         elif not port:

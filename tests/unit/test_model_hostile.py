@@ -272,6 +272,14 @@ def test_hl7_message_travels_as_hex(tmp_path):
     assert "MSH|" not in configs["haproxy.cfg"]
 
 
+@pytest.mark.parametrize("protocol", ["dicom_tls", "hl7_tls"])
+def test_tls_checks_without_tls_traffic_pass_haproxy(protocol, tmp_path):
+    """Found by the property test: tcp-check connect ssl needs verify none (no CA file on the balancers)."""
+    check_type = protocol.split("_")[0]
+    configs = rendered(field("DICOM", protocol=protocol, check={"type": check_type}), tmp_path)
+    assert "tcp-check connect ssl" in configs["haproxy.cfg"]
+
+
 def test_inputs_are_not_modified():
     inputs = base()
     before = copy.deepcopy(inputs)

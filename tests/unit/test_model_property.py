@@ -81,7 +81,7 @@ def site():
 @st.composite
 def mutated_sites(draw):
     inputs = site()
-    for _ in range(draw(st.integers(1, 2))):
+    for _round in range(draw(st.integers(1, 2))):
         target = draw(st.sampled_from(["declared", "declared", "service", "check", "host", "instance"]))
         if target == "declared":
             table, key = draw(st.sampled_from(SCALAR_FIELDS))
@@ -125,8 +125,8 @@ def pem(tmp_path_factory):
 
 
 # PACS_LB_HYPOTHESIS_EXAMPLES=2000 for a longer hunt than the unit suite's.
-@settings(max_examples=int(os.environ.get("PACS_LB_HYPOTHESIS_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("PACS_LB_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(inputs=mutated_sites())
 def test_refused_cleanly_or_rendered_exactly(inputs, tmp_path, pem):
     try:
