@@ -428,6 +428,21 @@ def check_role_options(values, where, problems):
         if spec["default"] is None and values[name] is None:
             continue
         check_field(spec, values[name], where, name, problems)
+    _check_advert_int(values, where, problems)
+
+
+def _check_advert_int(values, where, problems):
+    """VRRPv2 adverts are whole seconds up to 255, VRRPv3 ones centiseconds up to 40.95 s."""
+    try:
+        version = to_int(values.get("keepalived_vrrp_version", 2))
+        advert = _to_float(values.get("keepalived_advert_int", 1))
+    except ValueError:
+        return  # reported above
+    if version == 2 and advert != int(advert):
+        problems.add(where, "keepalived_advert_int", "%s: VRRP version 2 counts whole seconds; set "
+                     "keepalived_vrrp_version: 3 for fractions" % advert)
+    if version == 3 and advert > 40.95:
+        problems.add(where, "keepalived_advert_int", "%s: VRRP version 3 allows at most 40.95 s" % advert)
 
 
 # ---------------------------------------------------------------- documentation

@@ -219,6 +219,16 @@ def test_role_option_refused(name, value, text):
     assert text in problems.items[0]
 
 
+@pytest.mark.parametrize("options,text", [
+    ({"keepalived_advert_int": 0.2}, "VRRP version 2 counts whole seconds"),
+    ({"keepalived_advert_int": 50, "keepalived_vrrp_version": 3}, "at most 40.95"),
+])
+def test_advert_interval_fits_the_vrrp_version(options, text):
+    problems = sm.Problems()
+    sm.check_role_options(options, "host 'lb1'", problems)
+    assert len(problems.items) == 1 and text in problems.items[0], problems.items
+
+
 def test_role_defaults_pass():
     import yaml
     problems = sm.Problems()
