@@ -15,24 +15,7 @@ NET = "198.18.130"
 
 
 def base():
-    hostvars = {"lb1": {"pacs_lb_address": NET + ".11"}, "lb2": {"pacs_lb_address": NET + ".12"},
-                "pacs1": {"pacs_lb_address": NET + ".21"}, "pacs2": {"pacs_lb_address": NET + ".22"},
-                "vna1": {"pacs_lb_address": NET + ".31"}}
-    return {
-        "profile_services": [],
-        "user_services": [
-            {"name": "DICOM", "vip": NET + ".100", "ports": 104, "server_port": 4242, "protocol": "dicom",
-             "pool": "pacs", "check": {"type": "dicom", "called_ae": "ORTHANC"}},
-            {"name": "WEB", "vip": NET + ".100", "ports": 80, "protocol": "http", "pool": "pacs",
-             "persistence": "cookie_source_ip", "check": {"type": "http", "path": "/app/health"}},
-            {"name": "DR", "vip": NET + ".101", "ports": 104, "mode": "l4_dr", "pool": "pacs",
-             "check": {"type": "dicom"}},
-        ],
-        "vrrp_instances": [{"name": "VI_A", "virtual_router_id": 51, "interface": "eth0", "network": NET + ".0/24"}],
-        "pools": {"pacs": "pacs_servers"},
-        "groups": {"balancers": ["lb1", "lb2"], "pacs_servers": ["pacs1", "pacs2"], "vna": ["vna1"]},
-        "hostvars": hostvars,
-    }
+    return render_local.sample_site(NET)
 
 
 def svc(inputs, name):

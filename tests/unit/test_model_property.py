@@ -61,29 +61,45 @@ CHECK_KEYS = sorted(schema.CHECK) + ["bogus"]
 
 
 def site():
-    return {
-        "profile_services": [],
-        "user_services": [
-            {"name": "DICOM", "vip": NET + ".100", "ports": 104, "server_port": 4242, "protocol": "dicom",
-             "pool": "pacs", "check": {"type": "dicom", "called_ae": "ORTHANC"}},
-            {"name": "WEB", "vip": NET + ".100", "ports": 80, "protocol": "http", "pool": "pacs",
-             "check": {"type": "http", "path": "/"}},
-            {"name": "DR", "vip": NET + ".101", "ports": 104, "mode": "l4_dr", "pool": "pacs"},
-        ],
-        "vrrp_instances": [{"name": "VI_A", "virtual_router_id": 51, "interface": "eth0", "network": NET + ".0/24"}],
-        "pools": {},
-        "groups": {"balancers": ["lb1", "lb2"], "pacs": ["pacs1", "pacs2"]},
-        "hostvars": {"lb1": {"pacs_lb_address": NET + ".11"}, "lb2": {"pacs_lb_address": NET + ".12"},
-                     "pacs1": {"pacs_lb_address": NET + ".21"}, "pacs2": {"pacs_lb_address": NET + ".22"}},
-    }
+    return render_local.sample_site(NET)
+
+
+names = st.from_regex(schema.NAME, fullmatch=True) | hostile_text
+addresses = st.sampled_from([NET + ".21", NET + ".22", NET + ".23", NET + ".11", NET + ".100", "fd00::21", "x"])
+servers = st.lists(st.fixed_dictionaries({"address": addresses}, optional={
+    "name": names, "weight": numbers, "backup": st.booleans() | hostile_text, "port": numbers}), min_size=1, max_size=3)
+checks = st.sampled_from(schema.CHECKS) | st.fixed_dictionaries(
+    {"type": st.sampled_from(schema.CHECKS)}, optional={"port": numbers, "interval": numbers, "called_ae": hostile_text})
+port_groups = st.lists(st.fixed_dictionaries({"name": names, "ports": plausible | numbers}, optional={
+    "check": checks, "server_port": numbers, "vip": addresses}), min_size=1, max_size=3)
+ae_titles = st.text(alphabet=PRINTABLE, min_size=1, max_size=17)
+routes = st.lists(st.fixed_dictionaries({"pool": st.just("pacs")}, optional={
+    "name": names, "calling_ae": ae_titles, "called_ae": ae_titles,
+    "path_prefix": st.from_regex(schema.URL_PATH, fullmatch=True) | hostile_text,
+    "host": st.from_regex(schema.HOST_MATCH, fullmatch=True), "servers": servers, "check": checks}),
+    min_size=1, max_size=3)
+
+
+def _structure(draw, inputs):
+    """Random nested structure: port groups, routes or an explicit server list."""
+    svc = draw(st.sampled_from(inputs["user_services"]))
+    kind = draw(st.sampled_from(["port_groups", "routes", "servers"]))
+    if kind == "port_groups":
+        svc.pop("ports", None)
+        svc.pop("server_port", None)
+    if kind == "servers":
+        svc.pop("pool", None)
+    svc[kind] = draw({"port_groups": port_groups, "routes": routes, "servers": servers}[kind])
 
 
 @st.composite
 def mutated_sites(draw):
     inputs = site()
     for _round in range(draw(st.integers(1, 2))):
-        target = draw(st.sampled_from(["declared", "declared", "service", "check", "host", "instance"]))
-        if target == "declared":
+        target = draw(st.sampled_from(["declared", "declared", "structure", "service", "check", "host", "instance"]))
+        if target == "structure":
+            _structure(draw, inputs)
+        elif target == "declared":
             table, key = draw(st.sampled_from(SCALAR_FIELDS))
             svc = draw(st.sampled_from(inputs["user_services"]))
             spec = (schema.SERVICE if table == "service" else schema.CHECK)[key]
