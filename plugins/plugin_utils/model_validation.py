@@ -259,7 +259,7 @@ def _pool_servers(svc, where, problems, ctx):
                 "weight": hv.get("pacs_lb_weight", schema.HOST["pacs_lb_weight"]["default"]),
                 "backup": hv.get("pacs_lb_backup", False),
             })
-    out, names = [], set()
+    out, names, endpoints = [], set(), set()
     for srv in servers:
         label = "server %s" % show(srv["name"])
         if not NAME_RE.match(str(srv["name"])):
@@ -274,6 +274,12 @@ def _pool_servers(svc, where, problems, ctx):
             problems.add(where, label, "address %s is not an IP address (set pacs_lb_address for the host)" % show(
                 srv["address"]))
             continue
+        endpoint = (srv["address"], srv.get("port"))
+        if endpoint in endpoints:
+            # IPVS drops the second one; in HAProxy it would double the weight silently.
+            problems.add(where, label, "address %s%s is listed twice" % (
+                srv["address"], ":%s" % srv["port"] if srv.get("port") else ""))
+        endpoints.add(endpoint)
         for bal in ctx["balancers"]:
             if srv["address"] == bal["address"]:
                 problems.add(where, label, "address %s is balancer '%s': a balancer cannot be its own real server" % (
