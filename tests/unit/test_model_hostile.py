@@ -125,7 +125,7 @@ REFUSED = [
                                                              {"name": "a", "address": NET + ".22"}]),
      "service 'DICOM'", "server 'a'", "used twice"),
     ("server_address_twice", field("DR", pool=None, servers=[{"name": "a", "address": NET + ".21"},
-                                                            {"name": "b", "address": NET + ".21"}]),
+                                                             {"name": "b", "address": NET + ".21"}]),
      "service 'DR'", "server 'b'", "listed twice"),
     ("route_name_twice", field("WEB", routes=[{"name": "R", "path_prefix": "/a", "pool": "vna"},
                                               {"name": "R", "path_prefix": "/b", "pool": "vna"}]),
