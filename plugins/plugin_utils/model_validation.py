@@ -540,8 +540,16 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
         raise ModelError(["controller: netaddr: the Python package netaddr is required on the controller"])
     problems = Problems()
     groups = groups or {}
+    if not isinstance(pools, (dict, type(None))) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in (pools or {}).items()):
+        problems.add("inventory", "pacs_lb_pools", "must map pool names to inventory group names")
+        pools = {}
+    dirs = check_script_dirs if isinstance(check_script_dirs, (list, tuple)) else [check_script_dirs]
+    for pos, item in enumerate(dirs):
+        schema.check_field(schema.field("str", "", pattern=schema.SAFE_PATH, hint="an absolute path"), item,
+                           "inventory", "pacs_lb_check_script_dirs[%d]" % pos, problems)
     ctx = {"pools": pools or {}, "groups": groups, "hostvars": hostvars or {}, "host_checked": {},
-           "script_dirs": tuple(check_script_dirs or ())}
+           "script_dirs": tuple(d for d in dirs if isinstance(d, str))}
     if not isinstance(user_services, (list, type(None))):
         problems.add("inventory", "pacs_lb_services", "must be a list of services, got %s" % type(
             user_services).__name__)

@@ -152,6 +152,9 @@ REFUSED = [
                                                 [s.update(vip="fd00:130::100") for s in i["user_services"]],
                                                 [s.update(mode="l7") for s in i["user_services"]]),
      "vrrp instance 'VI_A'", "network", "is IPv6 but the balancers' addresses (pacs_lb_address) are IPv4"),
+    ("pools_not_a_mapping", lambda i: i.update(pools=["pacs"]), "inventory", "pacs_lb_pools", "must map pool names"),
+    ("user_services_not_a_list", lambda i: i.update(user_services={"name": "X"}), "inventory", "pacs_lb_services",
+     "must be a list"),
     ("address_with_newline", host("pacs1", pacs_lb_address=NET + ".21\n"), "host 'pacs1'", "pacs_lb_address",
      "control characters"),
 ]
@@ -162,7 +165,7 @@ def test_refused_with_one_line_naming_where_and_field(change, where, name, text)
     problems = problems_of(change)
     assert any(p.startswith("%s: %s: " % (where, name)) and text in p for p in problems), problems
     assert all("\n" not in p for p in problems)
-    assert len(problems) <= 3, problems
+    assert len(problems) <= 4, problems  # the problem and a few of its consequences
 
 
 def test_all_problems_in_one_run():
@@ -281,3 +284,20 @@ def test_inputs_are_not_modified():
     before = copy.deepcopy(inputs)
     sm.build_model(**inputs)
     assert inputs == before
+
+
+def test_every_role_option_is_declared_in_the_schema():
+    """A new option in a role's argument specs needs its safe set or range in model_schema.ROLE_OPTIONS
+    (and the preflight refuses an option name that is in neither)."""
+    import yaml
+    from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import model_schema as schema
+    declared = {}
+    for role in ("haproxy", "keepalived", "realserver_linux", "verify"):
+        with open(render_local.ROOT + "/roles/%s/meta/argument_specs.yml" % role) as handle:
+            declared.update(yaml.safe_load(handle)["argument_specs"]["main"]["options"])
+    for name, spec in declared.items():
+        assert name in schema.ROLE_OPTIONS, name
+        if spec.get("choices"):
+            assert list(schema.ROLE_OPTIONS[name]["choices"]) == spec["choices"], name
+    playbook_options = {"maintenance_server", "maintenance_phase", "maintenance_drain_timeout", "maintenance_tasks_file"}
+    assert set(schema.ROLE_OPTIONS) == set(declared) | playbook_options
