@@ -43,7 +43,7 @@ HOST_HEADER = r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9
 HOST_MATCH = r"[A-Za-z0-9*.-]{1,253}"
 STATUS = r"[1-5][0-9]{2}(-[1-5][0-9]{2})?"
 COOKIE = r"[A-Za-z0-9_-]{1,32}"
-INTERFACE = r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}"
+INTERFACE = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}"
 HOSTNAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}"
 HAPROXY_TIME = r"[0-9]{1,10}(us|ms|s|m|h|d)?"
 NFT_NAME = r"[A-Za-z][A-Za-z0-9_]{0,31}"
@@ -178,7 +178,7 @@ VRRP_INSTANCE = {
     "name": field("str", "Instance name.", required=True, pattern=NAME, hint="letters, digits, _ . -"),
     "virtual_router_id": field("int", "VRID, unique on the network.", required=True, minimum=1, maximum=255),
     "interface": field("str", "Interface the VIPs are put on.", default="eth0", pattern=INTERFACE,
-                       hint="an interface name of up to 15 letters, digits, _ . : -"),
+                       hint="an interface name of up to 15 letters, digits, _ . -"),
     "network": field("str", "The VIPs' network in CIDR form; every VIP must be inside it.", required=True,
                      doc_type="CIDR"),
 }
