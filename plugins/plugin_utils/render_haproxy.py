@@ -204,7 +204,11 @@ def render_haproxy(model, on_server_down="keep_sessions"):
                 backends.append(_backend(be_name, dict(svc, server_tls=route["server_tls"]), rgroup,
                                          route["servers"], route["scheduler"], http, on_server_down))
             frontends.append(fe)
+    # ipv4 always (the role's sysctl file has always held it), ipv6 when a frontend binds an IPv6 VIP.
+    ipv6 = any(":" in g["vip"] for svc in model["services"] if svc["renderer"] == "haproxy" for g in svc["port_groups"])
+    families = ["ipv4"] + (["ipv6"] if ipv6 else [])
     return {"frontends": frontends, "backends": backends, "port_redirects": redirects, "server_addresses": addresses,
+            "ip_families": families,
             "needs_external_check": any("option external-check" in b["lines"] for b in backends)}
 
 

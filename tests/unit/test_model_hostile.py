@@ -279,6 +279,19 @@ def test_tls_checks_without_tls_traffic_pass_haproxy(protocol, tmp_path):
     assert "tcp-check connect ssl" in configs["haproxy.cfg"]
 
 
+def test_ipv6_vips_get_the_ipv6_nonlocal_bind():
+    """The BACKUP balancer binds VIPs it does not hold: HAProxy needs net.ipv6.ip_nonlocal_bind for IPv6 ones."""
+    inputs = base()
+    assert sm.render_haproxy(sm.build_model(**inputs))["ip_families"] == ["ipv4"]
+    inputs["vrrp_instances"][0]["network"] = "fd00:130::/64"
+    for host, address in (("lb1", "fd00:130::11"), ("lb2", "fd00:130::12"), ("pacs1", "fd00:130::21"),
+                          ("pacs2", "fd00:130::22")):
+        inputs["hostvars"][host]["pacs_lb_address"] = address
+    for svc in inputs["user_services"]:
+        svc["vip"] = "fd00:130::100" if svc["name"] != "DR" else "fd00:130::101"
+    assert sm.render_haproxy(sm.build_model(**inputs))["ip_families"] == ["ipv4", "ipv6"]
+
+
 def test_inputs_are_not_modified():
     inputs = base()
     before = copy.deepcopy(inputs)
