@@ -142,7 +142,8 @@ SERVICE = {
     "description": field("str", "Shown in haproxy.cfg (one single-quoted argument: quotes, # and $ are kept as "
                          "written; no control characters)."),
     "enabled": field("bool", "false drops a profile service.", default=True),
-    "vip": field("str", "Floats by VRRP.", required=True, doc_type="IP address"),
+    "vip": field("str", "The service's address, floating by VRRP; a profile service takes it from the user's entry.",
+                 required=True, doc_type="IP address"),
     "ports": field("ports", "VIP ports.", doc_type=PORTS_DOC),
     "server_port": field("int", "Port translation; not with l4_dr; needs exactly one VIP port.", minimum=1,
                          maximum=65535),
