@@ -47,6 +47,8 @@ INTERFACE = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}"
 HOSTNAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}"
 HAPROXY_TIME = r"[0-9]{1,10}(us|ms|s|m|h|d)?"
 NFT_NAME = r"[A-Za-z][A-Za-z0-9_]{0,31}"
+WINDOWS_NAME = r"[A-Za-z0-9_][A-Za-z0-9 _.()-]{0,255}"
+WINDOWS_PATH = r"[A-Za-z]:\\[^\x00-\x1f\x7f\"*?<>|]{0,250}"
 NFT_CHAIN = r"(inet|ip|ip6) [A-Za-z][A-Za-z0-9_-]{0,31} [A-Za-z][A-Za-z0-9_-]{0,31}"
 
 # keepalived's checker timers end at 4294 s (its --config-test refuses more);
@@ -200,7 +202,7 @@ def _path(desc, default):
 # The roles' options, beyond the types and choices their argument specs
 # declare: the safe set or range of what each becomes in a file or command.
 # A name with one of these prefixes that is not declared is a typo.
-ROLE_OPTION_PREFIXES = ("haproxy_", "keepalived_", "realserver_linux_", "verify_", "maintenance_")
+ROLE_OPTION_PREFIXES = ("haproxy_", "keepalived_", "realserver_linux_", "realserver_windows_", "verify_", "maintenance_")
 ROLE_OPTIONS = {
     "haproxy_package": field("str", "", pattern=r"[a-z0-9][a-z0-9+.=~:-]{0,127}", hint="a package name"),
     "haproxy_config_path": _path("", "/etc/haproxy/haproxy.cfg"),
@@ -249,6 +251,21 @@ ROLE_OPTIONS = {
     "realserver_linux_networkd_file": _path("", None),
     "realserver_linux_networkmanager_file": _path("", None),
     "realserver_linux_state_file": _path("", None),
+    # Handed to PowerShell as parameters, never into script text: plain
+    # one-line text is enough, names of Windows objects at most 256 long.
+    "realserver_windows_state": field("str", "", choices=("present", "absent")),
+    "realserver_windows_nlb_binding": field("str", "", choices=("disabled", "keep")),
+    "realserver_windows_nlb_leave_cluster": field("bool", ""),
+    "realserver_windows_nlb_uninstall_feature": field("bool", ""),
+    "realserver_windows_nlb_feature_name": field("str", "", pattern=WINDOWS_NAME, hint="a Windows name"),
+    "realserver_windows_loopback_name": field("str", "", pattern=WINDOWS_NAME, hint="a Windows name"),
+    "realserver_windows_devcon": field("str", "", pattern=WINDOWS_PATH, hint="a Windows path", empty_ok=True),
+    "realserver_windows_interface": field("str", "", pattern=WINDOWS_NAME, hint="a Windows name", empty_ok=True),
+    "realserver_windows_firewall": field("bool", ""),
+    "realserver_windows_firewall_group": field("str", "", pattern=WINDOWS_NAME, hint="a Windows name"),
+    "realserver_windows_firewall_profiles": field("strlist", "", pattern="domain|private|public",
+                                                  hint="domain, private or public"),
+    "realserver_windows_state_file": field("str", "", pattern=WINDOWS_PATH, hint="a Windows path"),
     "verify_probe_from": field("str", "", pattern=HOSTNAME, hint="an inventory host name"),
     "verify_probe_timeout": field("int", "", minimum=1, maximum=3600),
     # Paths on the controller, used by modules only (never rendered into a file).
