@@ -43,6 +43,11 @@ options:
     description: Inventory group of the balancers.
     type: str
     default: balancers
+  check_script_dirs:
+    description: Directories from which external check scripts may run (keepalived and HAProxy run them).
+    type: list
+    elements: str
+    default: [/usr/local/libexec/pacs_lb]
 """
 
 EXAMPLES = r"""
@@ -96,14 +101,28 @@ def _plain_hostvars(hostvars, groups):
     return out
 
 
+def _invalid(problems, what="The PACS load balancer model is"):
+    return AnsibleFilterError("%s invalid (%d problem%s); no host was changed:\n%s" % (
+        what, len(problems), "" if len(problems) == 1 else "s", "\n".join("- " + p for p in problems)))
+
+
 def service_model(profile_services, user_services=None, vrrp_instances=None, pools=None, groups=None,
-                  hostvars=None, balancer_group="balancers"):
+                  hostvars=None, balancer_group="balancers", check_script_dirs=sm.DEFAULT_SCRIPT_DIRS):
     try:
         return sm.build_model(_plain(profile_services), _plain(user_services), _plain(vrrp_instances), _plain(pools),
-                              _plain(dict(groups or {})), _plain(_plain_hostvars(hostvars, groups)), str(balancer_group))
+                              _plain(dict(groups or {})), _plain(_plain_hostvars(hostvars, groups)), str(balancer_group),
+                              _plain(check_script_dirs))
     except sm.ModelError as exc:
-        raise AnsibleFilterError("The PACS load balancer model is invalid (%d problem%s); no host was changed:\n%s" % (
-            len(exc.problems), "" if len(exc.problems) == 1 else "s", "\n".join("- " + p for p in exc.problems)))
+        raise _invalid(exc.problems)
+
+
+def role_options(values, host="controller"):
+    """Check the roles' options set for one host; returns True or fails listing every problem."""
+    problems = sm.Problems()
+    sm.check_role_options(_plain(values), "host '%s'" % host, problems)
+    if problems.items:
+        raise _invalid(problems.items, "The roles' options are")
+    return True
 
 
 def render_haproxy(model, on_server_down="keep_sessions"):
@@ -118,5 +137,6 @@ class FilterModule(object):
         return {
             "service_model": service_model,
             "render_haproxy": render_haproxy,
+            "role_options": role_options,
             "render_keepalived_virtual_servers": sm.render_keepalived_virtual_servers,
         }

@@ -78,7 +78,7 @@ SERVERS_STATE_STRING_COLUMNS = frozenset((
 
 # Proxy and server names allowed by HAProxy; anything else could smuggle a
 # second command (';') or line into the CLI.
-_NAME_RE = re.compile(r'^[A-Za-z0-9_.:-]+$')
+_NAME_RE = re.compile(r'^[A-Za-z0-9_.:-]+\Z')  # \Z: a trailing newline would start a second CLI command
 _INT_RE = re.compile(r'^-?[0-9]+$')
 _STATUS_PROGRESS_RE = re.compile(r'^(\S+)\s+(\d+)/(\d+)$')
 

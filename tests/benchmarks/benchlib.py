@@ -432,7 +432,9 @@ def render_haproxy_config(topology, services, stats_socket, tuning=None, role_va
     model = service_model.build_model(
         [], services, [{"name": "VI_PERF", "virtual_router_id": 240, "interface": "eth0",
                         "network": topology.vrrp_network}],
-        groups={"balancers": ["lb1"]}, hostvars={"lb1": {"pacs_lb_address": topology.lb_ip}})
+        groups={"balancers": ["lb1"]}, hostvars={"lb1": {"pacs_lb_address": topology.lb_ip}},
+        # The external check compared in check_cpu.py is the benchmark's own script.
+        check_script_dirs=service_model.DEFAULT_SCRIPT_DIRS + (os.path.dirname(ECHOSCU_CHECK),))
     with open(os.path.join(ROOT, "roles", "haproxy", "defaults", "main.yml"), encoding="utf-8") as handle:
         variables = yaml.safe_load(handle)
     variables.update(role_vars or {})

@@ -299,7 +299,7 @@ def test_parse_address(value, expected):
     assert hr.parse_address(value) == expected
 
 
-@pytest.mark.parametrize('name', ['web1;shutdown sessions server be/s', 'a b', 'x\ny', '', None])
+@pytest.mark.parametrize('name', ['web1;shutdown sessions server be/s', 'a b', 'x\ny', 'web1\n', '', None])
 def test_check_name_rejects_injection(name):
     with pytest.raises(ValueError):
         hr.check_name('server', name)

@@ -53,3 +53,12 @@ def test_hl7_check_follows_the_ack(installed, hl7_peer):
 
 def test_usage_error(installed):
     assert run(installed, "ping", "127.0.0.1").returncode == 2
+
+
+def test_dicom_check_takes_a_hex_encoded_ae_title(installed, scp_factory):
+    """An AE title with a space or a quote reaches the script hex-encoded (misc_word)."""
+    from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.render_keepalived import misc_word
+    scp = scp_factory(ae_title="MY 'PACS'", require_called_aet=True)
+    word = misc_word("MY 'PACS'")
+    assert word.startswith("hex:") and " " not in word and "'" not in word
+    assert run(installed, "dicom", "127.0.0.1", scp.port, word, misc_word("LB CHECK")).returncode == 0

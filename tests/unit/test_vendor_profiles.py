@@ -220,6 +220,12 @@ def _bad_role_option(gv):
     gv["haproxy_route_quickack"] = "fast"
 
 
+def _unsafe_role_options(gv):
+    gv["keepalived_priority"] = 300
+    gv["haproxy_stats_socket"] = "ipv4@0.0.0.0:9999"
+    gv["keepalived_state_dir"] = "/run/x\nreboot"
+
+
 def _busy_polling_on_every_cpu(gv):
     gv["haproxy_busy_polling"] = True
 
@@ -245,6 +251,7 @@ def ansible_runs(tmp_path_factory):
                                            "-e", "render_dir=" + out, "-e", "haproxy_busy_polling=true",
                                            "-e", "haproxy_nbthread=1"], render_dir=out)
     for name, change in (("bad_vip", _bad_vip), ("bad_vendor", _bad_vendor), ("bad_role_option", _bad_role_option),
+                         ("unsafe_role_options", _unsafe_role_options),
                          ("busy_polling_on_every_cpu", _busy_polling_on_every_cpu), ("control", _nothing)):
         inventory = make_bad_inventory(base / ("inventory-" + name), "infinitt", change)
         runs["site:" + name] = Run(["-i", inventory, "site.yml"], inventory=inventory)
@@ -304,10 +311,11 @@ def test_profile_is_address_free_and_well_formed(vendor):
 def test_insignia_failover_variants():
     """Switching both Insignia VIPs to failover mode: the first server is the active one."""
     gv = read_yaml(EXAMPLES, "insignia", "group_vars", "all", "pacs_lb.yml")
-    services = copy.deepcopy(gv["pacs_lb_services"]) + [
-        {"name": "DICOM_VIP", "enabled": False}, {"name": "HL7_VIP", "enabled": False},
-        {"name": "DICOM_VIP_Failover", "enabled": True}, {"name": "HL7_VIP_Failover", "enabled": True},
-    ]
+    # One entry per name (a repeated name is refused): the switch goes into the example's entries.
+    switch = {"DICOM_VIP": False, "HL7_VIP": False, "DICOM_VIP_Failover": True, "HL7_VIP_Failover": True}
+    services = [dict(svc, enabled=switch.pop(svc["name"])) if svc["name"] in switch else svc
+                for svc in copy.deepcopy(gv["pacs_lb_services"])]
+    services += [{"name": name, "enabled": enabled} for name, enabled in switch.items()]
     model = build_example("insignia", services)
     by_name = {svc["name"]: svc for svc in model["services"]}
     assert sorted(by_name) == ["DICOM_VIP_Failover", "HL7_VIP_Failover"]
@@ -584,6 +592,16 @@ def test_site_checks_the_balancer_roles_options_in_preflight(ansible_runs):
     rc, out = ansible_runs["site:bad_role_option"].result()
     assert rc != 0, out
     assert "value of haproxy_route_quickack must be one of: all, servers, none, got: fast" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_refuses_unsafe_role_options_in_preflight(ansible_runs):
+    rc, out = ansible_runs["site:unsafe_role_options"].result()
+    assert rc != 0, out
+    assert "The roles' options are invalid (3 problems); no host was changed" in out
+    assert "- host 'infinitt-lb1': haproxy_stats_socket: 'ipv4@0.0.0.0:9999' is not an absolute path" in out
+    assert "- host 'infinitt-lb1': keepalived_priority: '300' must be 1-254" in out
+    assert "- host 'infinitt-lb1': keepalived_state_dir: must not contain control characters" in out
     _assert_stopped_before_any_host(out)
 
 
