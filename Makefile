@@ -14,6 +14,7 @@ APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables
 LAB_INVENTORY := inventories/lab
 
 .PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit molecule build clean
+.PHONY: docs package ee
 
 help:
 	@echo "make lab          build and converge the local two-balancer lab, then check every VIP"
@@ -61,7 +62,7 @@ resilience: deps
 lab-destroy: deps
 	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) tests/lab/destroy.yml
 
-test: lint sanity unit molecule
+test: lint sanity unit docs package molecule
 
 lint: deps
 	$(ACTIVATE); yamllint -s .
@@ -83,6 +84,30 @@ molecule: image
 
 build: deps
 	$(ACTIVATE); ansible-galaxy collection build --force --output-path .build/dist
+
+# The documentation site from the roles' argument specs and the modules' and
+# filters' docs, linted first; the changelog fragments linted. ~40 s.
+DOCSITE := .build/docsite
+docs: deps
+	$(ACTIVATE); antsibull-docs lint-collection-docs --plugin-docs $(COLLECTION_LINK)
+	$(ACTIVATE); antsibull-changelog lint
+	rm -rf $(DOCSITE) && mkdir -p -m 0700 $(DOCSITE)/rst
+	$(ACTIVATE); antsibull-docs --config-file docs/sphinx/antsibull-docs.cfg collection --use-current --fail-on-error --cleanup everything \
+	  --dest-dir $(DOCSITE)/rst medimaging.pacs_lb
+	cp docs/sphinx/index.rst $(DOCSITE)/rst/
+	$(ACTIVATE); sphinx-build -q -W --keep-going -b html -c docs/sphinx $(DOCSITE)/rst $(DOCSITE)/html
+	@echo "documentation site: $(DOCSITE)/html/index.html"
+
+# The tarball as a user gets it: built, checked as galaxy-importer would,
+# installed offline into an empty path with only its declared dependencies,
+# and its playbooks run by FQCN. ~1 min.
+package: deps
+	$(ACTIVATE); bash tests/package/check.sh
+
+# The execution environment (ansible-builder, podman) and a rollout inside it
+# through ansible-runner over SSH to containers of its own. Slow: not in `test`.
+ee: deps
+	$(ACTIVATE); bash tests/ee/run.sh
 
 clean:
 	rm -rf .build
