@@ -65,8 +65,7 @@ def filters():
     for path in sorted(glob.glob(os.path.join(ROOT, "plugins", "filter", "*.py"))):
         module = importlib.import_module(
             "ansible_collections.medimaging.pacs_lb.plugins.filter." + os.path.basename(path)[:-3])
-        for name in module.FilterModule().filters():
-            yield name
+        yield from module.FilterModule().filters()
 
 
 @pytest.mark.parametrize("name", list(filters()))
