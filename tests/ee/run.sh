@@ -41,7 +41,10 @@ SITE=$(python -c 'import ansible_collections, os; print(os.path.dirname(ansible_
 python tests/package/dep_artifact.py "$SITE/ansible_collections/ansible/posix" "$WORK/collections/ansible-posix.tar.gz"
 
 step "base image localhost/pacs-lb-ee-base:bookworm"
-podman build -q --build-arg BASE_IMAGE="$LAB_IMAGE" -t localhost/pacs-lb-ee-base:bookworm execution-environment/base >/dev/null
+mkdir -p "$WORK/base"
+cp execution-environment/base/Containerfile "$WORK/base/"
+cp "${EE_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" "$WORK/base/ca-certificates.crt"
+podman build -q --build-arg BASE_IMAGE="$LAB_IMAGE" -t localhost/pacs-lb-ee-base:bookworm "$WORK/base" >/dev/null
 
 step "execution environment $EE_IMAGE (ansible-builder)"
 ansible-builder build -f execution-environment.yml -t "$EE_IMAGE" --container-runtime podman \
@@ -64,7 +67,9 @@ for host in "${HOSTS[@]}"; do
     localhost/pacs-lb-ee-target:bookworm bash -c "$serve exec /usr/sbin/sshd -D -e" >/dev/null
 done
 
-# The runner's private data directory, as AWX lays it out for a job.
+# The runner's private data directory, as AWX lays it out for a job. Rootful
+# podman leaves the job's artifact directory and SSH key pipe to root (0700),
+# so the EE runs as root here (--user=0); AWX runs it as its own user.
 make_private() {  # DIR EXTRA_SERVICE_YAML
   local dir=$1
   mkdir -p "$dir/project" "$dir/inventory" "$dir/env"
@@ -95,14 +100,12 @@ $2
         web1: {ansible_host: ${ADDR[web1]}, pacs_lb_address: ${ADDR[web1]}}
         web2: {ansible_host: ${ADDR[web2]}, pacs_lb_address: ${ADDR[web2]}}
 INV
-  # The EE runs as an unprivileged user: the job's directory must be its own to write.
-  chmod -R a+rwX "$dir"
 }
 runner() {  # DIR [extra ansible-runner args]
   local dir=$1; shift
   ansible-runner run "$dir" -p site.yml --ident job --container-image "$EE_IMAGE" \
     --process-isolation --process-isolation-executable podman \
-    --container-option="--network=$NET" "$@" > "$dir/runner.out" 2>&1 || true
+    --container-option="--network=$NET" --container-option="--user=0" "$@" > "$dir/runner.out" 2>&1 || true
 }
 
 step "rollout: ansible-runner, medimaging.pacs_lb.site inside the EE"
