@@ -46,10 +46,14 @@ cp execution-environment/base/Containerfile "$WORK/base/"
 cp "${EE_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" "$WORK/base/ca-certificates.crt"
 podman build -q --build-arg BASE_IMAGE="$LAB_IMAGE" -t localhost/pacs-lb-ee-base:bookworm "$WORK/base" >/dev/null
 
-step "execution environment $EE_IMAGE (ansible-builder)"
-ansible-builder build -f execution-environment.yml -t "$EE_IMAGE" --container-runtime podman \
-  --context "$WORK/context" -v 2 > "$WORK/ansible-builder.log" 2>&1 \
-  || { tail -40 "$WORK/ansible-builder.log"; echo "FAIL: ansible-builder"; exit 1; }
+if [[ ${EE_SKIP_BUILD:-} == 1 ]] && podman image exists "$EE_IMAGE"; then
+  step "execution environment $EE_IMAGE: reused (EE_SKIP_BUILD=1)"
+else
+  step "execution environment $EE_IMAGE (ansible-builder)"
+  ansible-builder build -f execution-environment.yml -t "$EE_IMAGE" --container-runtime podman \
+    --context "$WORK/context" -v 2 > "$WORK/ansible-builder.log" 2>&1 \
+    || { tail -40 "$WORK/ansible-builder.log"; echo "FAIL: ansible-builder"; exit 1; }
+fi
 podman run --rm "$EE_IMAGE" ansible-galaxy collection list 2>/dev/null | grep -E 'medimaging.pacs_lb|ansible.posix'
 podman run --rm "$EE_IMAGE" python3 -c 'import netaddr, ansible_runner; print("netaddr", netaddr.__version__)'
 
