@@ -65,9 +65,12 @@ podman build -q --build-arg BASE_IMAGE="$LAB_IMAGE" -t localhost/pacs-lb-ee-targ
 podman network create --subnet "$SUBNET.0/24" "$NET" >/dev/null
 for host in "${HOSTS[@]}"; do
   serve=""
+  sysctl=()
   [[ $host == web* ]] && serve="mkdir -p /srv/www && echo $host > /srv/www/index.html && (cd /srv/www && python3 -m http.server 8042 >/dev/null 2>&1 &);"
+  # As in the lab: a container cannot set this itself; the role leaves it when it is already set.
+  [[ $host == lb* ]] && sysctl=(--sysctl net.ipv4.ip_nonlocal_bind=1)
   podman run -d --name "pacs-lb-ee-$host" --hostname "$host" --network "$NET:ip=${ADDR[$host]}" \
-    --cap-add NET_ADMIN --cap-add NET_RAW --cap-add SYS_PTRACE \
+    --cap-add NET_ADMIN --cap-add NET_RAW --cap-add SYS_PTRACE "${sysctl[@]}" \
     localhost/pacs-lb-ee-target:bookworm bash -c "$serve exec /usr/sbin/sshd -D -e" >/dev/null
 done
 
