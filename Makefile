@@ -20,7 +20,10 @@ help:
 	@echo "make lab          build and converge the local two-balancer lab, then check every VIP"
 	@echo "make lab-destroy  remove the lab"
 	@echo "make resilience   fault scenarios under load on the running lab"
-	@echo "make test         lint, ansible-test sanity, unit tests and the Molecule scenarios"
+	@echo "make test         lint, ansible-test sanity, unit tests, docs, package and the Molecule scenarios"
+	@echo "make docs         the documentation site (antsibull-docs, Sphinx) and the changelog fragments' lint"
+	@echo "make package      the collection tarball: contents, galaxy-importer, offline install, FQCN playbooks"
+	@echo "make ee           build the execution environment and run a rollout in it with ansible-runner (slow)"
 
 .build/apt.stamp:
 	@command -v podman >/dev/null && command -v haproxy >/dev/null && command -v storescp >/dev/null \
@@ -106,7 +109,7 @@ package: deps
 
 # The execution environment (ansible-builder, podman) and a rollout inside it
 # through ansible-runner over SSH to containers of its own. Slow: not in `test`.
-ee: deps
+ee: image
 	$(ACTIVATE); bash tests/ee/run.sh
 
 clean:
