@@ -42,9 +42,9 @@ def main():
         problems.append("no pacs_lb_verify in the job's artifact_data (set_stats)")
     else:
         for row in report["services"]:
-            print("  %-8s %s:%s %-5s %s servers %s/%s" % (row["service"], row["vip"], row["port"],
-                                                     "OK" if row["ok"] else "FAIL", row["detail"],
-                                                     row["servers_up"], row["servers_total"]))
+            print("  %-8s %s:%s %-5s %s servers %s/%s" % (
+                row["service"], row["vip"], row["port"], "OK" if row["ok"] else "FAIL", row["detail"],
+                row["servers_up"], row["servers_total"]))
         for name, bal in sorted(report["balancers"].items()):
             print("  %s: haproxy %s, keepalived %s, %s" % (name, bal["haproxy"], bal["vrrp"], ", ".join(
                 "%s %s" % (i["name"], i["state"]) for i in bal["vrrp_instances"])))

@@ -15,7 +15,7 @@ TASKS = [(task["name"], module, args) for task in PLAY["tasks"]
 
 @pytest.fixture(scope="module")
 def module_docs():
-    modules = sorted(set(module for _, module, _ in TASKS))
+    modules = sorted(set(task[1] for task in TASKS))
     out = subprocess.run(["ansible-doc", "--json"] + modules, check=True, capture_output=True, text=True).stdout
     return dict((name, doc["doc"]) for name, doc in json.loads(out).items())
 
@@ -33,7 +33,7 @@ def test_every_option_exists_and_required_ones_are_set(module_docs, name, module
 
 
 def test_job_templates_run_playbooks_at_the_top_of_the_project():
-    playbooks = [args["playbook"] for _, module, args in TASKS if module == "awx.awx.job_template"]
+    playbooks = [args["playbook"] for name, module, args in TASKS if module == "awx.awx.job_template"]
     # the looped task takes its playbooks from __awx_templates
     playbooks = [p for p in playbooks if "{{" not in p] + [t["playbook"] for t in PLAY["vars"]["__awx_templates"]]
     assert sorted(set(playbooks)) == ["maintenance.yml", "site.yml", "verify.yml"]
@@ -42,7 +42,7 @@ def test_job_templates_run_playbooks_at_the_top_of_the_project():
 
 
 def test_the_maintenance_survey_asks_what_the_playbook_reads():
-    survey = [args for _, module, args in TASKS if args.get("survey_enabled")][0]["survey_spec"]["spec"]
+    survey = [task[2] for task in TASKS if task[2].get("survey_enabled")][0]["survey_spec"]["spec"]
     variables = dict((q["variable"], q) for q in survey)
     assert set(variables) == {"maintenance_server", "maintenance_phase", "maintenance_drain_timeout"}
     assert variables["maintenance_phase"]["choices"].split("\n") == ["drain", "ready", "cycle"]
