@@ -89,26 +89,27 @@ build: deps
 	$(ACTIVATE); ansible-galaxy collection build --force --output-path .build/dist
 
 # The documentation site from the roles' argument specs and the modules' and
-# filters' docs, linted first; the changelog fragments linted. ~40 s.
+# filters' docs, linted first; the changelog fragments linted. ~35 s.
 DOCSITE := .build/docsite
 docs: deps
 	$(ACTIVATE); antsibull-docs lint-collection-docs --plugin-docs $(COLLECTION_LINK)
 	$(ACTIVATE); antsibull-changelog lint
 	rm -rf $(DOCSITE) && mkdir -p -m 0700 $(DOCSITE)/rst
-	$(ACTIVATE); antsibull-docs --config-file docs/sphinx/antsibull-docs.cfg collection --use-current --fail-on-error --cleanup everything \
-	  --dest-dir $(DOCSITE)/rst medimaging.pacs_lb
+	$(ACTIVATE); antsibull-docs --config-file docs/sphinx/antsibull-docs.cfg collection --use-current \
+	  --fail-on-error --cleanup everything --dest-dir $(DOCSITE)/rst medimaging.pacs_lb
 	cp docs/sphinx/index.rst $(DOCSITE)/rst/
 	$(ACTIVATE); sphinx-build -q -W --keep-going -b html -c docs/sphinx $(DOCSITE)/rst $(DOCSITE)/html
 	@echo "documentation site: $(DOCSITE)/html/index.html"
 
 # The tarball as a user gets it: built, checked as galaxy-importer would,
 # installed offline into an empty path with only its declared dependencies,
-# and its playbooks run by FQCN. ~1 min.
+# and its playbooks run by FQCN. ~1 min (galaxy-importer most of it).
 package: deps
 	$(ACTIVATE); bash tests/package/check.sh
 
 # The execution environment (ansible-builder, podman) and a rollout inside it
-# through ansible-runner over SSH to containers of its own. Slow: not in `test`.
+# through ansible-runner over SSH to containers of its own, ~3 min (EE_SKIP_BUILD=1
+# reuses a built image: ~2 min). Builds images: not in `test`.
 ee: image
 	$(ACTIVATE); bash tests/ee/run.sh
 
