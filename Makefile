@@ -16,12 +16,16 @@ APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables
 LAB_INVENTORY := inventories/lab
 
 .PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit molecule build clean
+.PHONY: docs package ee
 
 help:
 	@echo "make lab          build and converge the local two-balancer lab, then check every VIP"
 	@echo "make lab-destroy  remove the lab"
 	@echo "make resilience   fault scenarios under load on the running lab"
-	@echo "make test         lint, ansible-test sanity, unit tests and the Molecule scenarios"
+	@echo "make test         lint, ansible-test sanity, unit tests, docs, package and the Molecule scenarios"
+	@echo "make docs         the documentation site (antsibull-docs, Sphinx) and the changelog fragments' lint"
+	@echo "make package      the collection tarball: contents, galaxy-importer, offline install, FQCN playbooks"
+	@echo "make ee           build the execution environment and run a rollout in it with ansible-runner (slow)"
 
 .build/apt.stamp:
 	@command -v podman >/dev/null && command -v haproxy >/dev/null && command -v storescp >/dev/null \
@@ -63,7 +67,7 @@ resilience: deps
 lab-destroy: deps
 	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) tests/lab/destroy.yml
 
-test: lint sanity unit molecule
+test: lint sanity unit docs package molecule
 
 lint: deps
 	$(ACTIVATE); yamllint -s .
@@ -85,6 +89,31 @@ molecule: image
 
 build: deps
 	$(ACTIVATE); ansible-galaxy collection build --force --output-path .build/dist
+
+# The documentation site from the roles' argument specs and the modules' and
+# filters' docs, linted first; the changelog fragments linted. ~35 s.
+DOCSITE := .build/docsite
+docs: deps
+	$(ACTIVATE); antsibull-docs lint-collection-docs --plugin-docs $(COLLECTION_LINK)
+	$(ACTIVATE); antsibull-changelog lint
+	rm -rf $(DOCSITE) && mkdir -p -m 0700 $(DOCSITE)/rst
+	$(ACTIVATE); antsibull-docs --config-file docs/sphinx/antsibull-docs.cfg collection --use-current \
+	  --fail-on-error --cleanup everything --dest-dir $(DOCSITE)/rst medimaging.pacs_lb
+	cp docs/sphinx/index.rst $(DOCSITE)/rst/
+	$(ACTIVATE); sphinx-build -q -W --keep-going -b html -c docs/sphinx $(DOCSITE)/rst $(DOCSITE)/html
+	@echo "documentation site: $(DOCSITE)/html/index.html"
+
+# The tarball as a user gets it: built, checked as galaxy-importer would,
+# installed offline into an empty path with only its declared dependencies,
+# and its playbooks run by FQCN. ~1 min (galaxy-importer most of it).
+package: deps
+	$(ACTIVATE); bash tests/package/check.sh
+
+# The execution environment (ansible-builder, podman) and a rollout inside it
+# through ansible-runner over SSH to containers of its own, ~3 min (EE_SKIP_BUILD=1
+# reuses a built image: ~2 min). Builds images: not in `test`.
+ee: image
+	$(ACTIVATE); bash tests/ee/run.sh
 
 clean:
 	rm -rf .build

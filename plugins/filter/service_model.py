@@ -7,63 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r"""
-name: service_model
-short_description: Merge, validate and normalize the PACS load balancer service model
-version_added: 0.1.0
-description:
-  - Merges a vendor profile's services with the user's C(pacs_lb_services), validates every field
-    and returns one normalized model, or fails listing every problem by service and field.
-  - The companion filters C(render_haproxy) and C(render_keepalived_virtual_servers) turn the model
-    into the sections the templates lay out.
-options:
-  _input:
-    description: The vendor profile's list of services (may be empty).
-    type: list
-    elements: dict
-    required: true
-  user_services:
-    description: The user's services; an entry named like a profile service updates it.
-    type: list
-    elements: dict
-  vrrp_instances:
-    description: The VRRP instances, each with name, virtual_router_id, interface and network.
-    type: list
-    elements: dict
-  pools:
-    description: Map of pool name to inventory group name.
-    type: dict
-  groups:
-    description: The inventory's C(groups).
-    type: dict
-  hostvars:
-    description: The inventory's C(hostvars).
-    type: dict
-  balancer_group:
-    description: Inventory group of the balancers.
-    type: str
-    default: balancers
-  check_script_dirs:
-    description: Directories from which external check scripts may run (keepalived and HAProxy run them).
-    type: list
-    elements: str
-    default: [/usr/local/libexec/pacs_lb]
-"""
-
-EXAMPLES = r"""
-- name: Build the model
-  ansible.builtin.set_fact:
-    pacs_lb_model: >-
-      {{ profile_services | medimaging.pacs_lb.service_model(pacs_lb_services, pacs_lb_vrrp_instances,
-         pacs_lb_pools, groups, hostvars) }}
-"""
-
-RETURN = r"""
-_value:
-  description: The normalized model with keys services, vrrp_instances and balancers.
-  type: dict
-"""
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm

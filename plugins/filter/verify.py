@@ -10,8 +10,8 @@ __metaclass__ = type
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report as vr
 
 
-def verify_report(model, probes, probe_results, haproxy=None, vrrp=None):
-    return vr.build_report(model, probes, probe_results, haproxy or {}, vrrp or {})
+def verify_report(model, probes, probe_runs, haproxy=None, vrrp=None, check_mode=False):
+    return vr.build_report(model, probes, vr.probe_results(probes, probe_runs), haproxy or {}, vrrp or {}, check_mode)
 
 
 class FilterModule(object):

@@ -235,6 +235,8 @@ ROLE_OPTIONS = {
     "keepalived_nopreempt": field("bool", ""),
     "keepalived_track_haproxy": field("bool", ""),
     "keepalived_track_interval": field("int", "", minimum=1, maximum=3600),
+    "keepalived_lvs_sync": field("bool", ""),
+    "keepalived_lvs_sync_interface": field("str", "", pattern=INTERFACE, hint="an interface name", empty_ok=True),
     "keepalived_notify_script": _path("", None),
     "keepalived_state_dir": _path("", None),
     "realserver_linux_state": field("str", "", choices=("present", "absent")),

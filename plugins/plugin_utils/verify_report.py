@@ -99,10 +99,53 @@ def _backend_frontends(model):
     return out
 
 
-def build_report(model, probes, probe_results, haproxy, vrrp):
-    """Judge the rollout. Returns {ok, problems, services, balancers}.
+def probe_results(probes, runs):
+    """One registered result per probe from the role's per-kind loop tasks.
+
+    Each task loops over every probe and skips the other kinds, so item i of
+    each run belongs to probe i; the one that was not skipped is its result.
+    A probe that no task ran (all skipped, or a run missing) gets a skipped
+    placeholder, which the report counts as "probe not run".
+    """
+    out = []
+    for index in range(len(probes)):
+        picked = {"skipped": True}
+        for run in runs:
+            results = (run or {}).get("results") or []
+            if index < len(results) and not results[index].get("skipped"):
+                picked = results[index]
+                break
+        out.append(picked)
+    return out
+
+
+def unreadable(info, key):
+    """Why a haproxy_info / vrrp_info result cannot be used, or None.
+
+    The role registers them with failed_when false, which clears "failed":
+    a result without its data (key) is as unreadable as a failed one, and a
+    balancer with no result at all (unreachable, or failed before verify)
+    is too. None of these may look healthy.
+    """
+    if not info:
+        return "no result (balancer unreachable or failed earlier in the run)"
+    if info.get("failed") or key not in info:
+        return info.get("msg") or "no %s in the module's result" % key
+    return None
+
+
+def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False):
+    """Judge the rollout. Returns {ok, check_mode, problems, unconfirmed, services, balancers}.
 
     haproxy: {balancer: haproxy_info result}; vrrp: {balancer: vrrp_info result}.
+    Each service row carries its servers as every balancer sees them, and
+    balancers carries each balancer's VRRP states, so the report (verify.json,
+    set_stats) holds everything verify.md shows.
+
+    check_mode: the run did not apply its changes, so what differs from the
+    model (a new service not listening yet, a VIP not added yet) cannot be
+    told from a real problem: every finding goes to "unconfirmed" instead of
+    "problems", and ok means that nothing was found.
     """
     problems = []
     rows = []
@@ -111,17 +154,22 @@ def build_report(model, probes, probe_results, haproxy, vrrp):
     for probe, result in zip(probes, probe_results):
         ok, latency, detail = probe_outcome(probe, result or {})
         rows.append(dict(probe, ok=ok, latency_ms=round(latency, 1) if latency is not None else None,
-                         detail=detail, servers_up=None, servers_total=None))
+                         detail=detail, servers_up=None, servers_total=None, servers=[]))
         if not ok:
             problems.append("service %s VIP %s:%d (%s probe from the client side): %s" % (
                 probe["service"], probe["vip"], probe["port"], probe["kind"], detail))
+    row_of = dict((row["frontend"], row) for row in rows if row["frontend"])
+    balancers = dict((name, {"haproxy": "read", "vrrp": "read", "vrrp_instances": []})
+                     for name in sorted(set(haproxy) | set(vrrp)))
 
     # Real servers, as every balancer sees them.
     counts = {}
     for balancer in sorted(haproxy):
         info = haproxy[balancer] or {}
-        if info.get("failed"):
-            problems.append("balancer %s: HAProxy runtime API not readable: %s" % (balancer, info.get("msg")))
+        why = unreadable(info, "servers")
+        if why:
+            balancers[balancer]["haproxy"] = "not readable: %s" % why
+            problems.append("balancer %s: HAProxy runtime API not readable: %s" % (balancer, why))
             continue
         for srv in info.get("servers", []):
             frontend, bind = backends.get(srv.get("backend"), (None, None))
@@ -131,6 +179,11 @@ def build_report(model, probes, probe_results, haproxy, vrrp):
             up = srv.get("operational_state") == "UP"
             total, good = counts.get((balancer, frontend), (0, 0))
             counts[(balancer, frontend)] = (total + 1, good + (1 if up else 0))
+            if frontend in row_of:
+                row_of[frontend]["servers"].append({
+                    "balancer": balancer, "backend": srv.get("backend"), "name": srv.get("name"),
+                    "state": srv.get("operational_state"), "check": srv.get("check_status"),
+                    "check_desc": srv.get("check_desc") or ""})
             if not up and srv.get("operational_state") not in ("DRAIN", "MAINT"):
                 problems.append("service %s VIP %s server %s on balancer %s: %s (%s%s)" % (
                     svc, bind, srv.get("name"), balancer, srv.get("status"), srv.get("check_status") or "no check",
@@ -142,14 +195,21 @@ def build_report(model, probes, probe_results, haproxy, vrrp):
             row["servers_up"] = min(pair[1] for pair in seen)
 
     # VRRP: exactly one MASTER per instance, and it holds every VIP.
+    readable = []
+    for balancer in sorted(vrrp):
+        why = unreadable(vrrp[balancer], "instances")
+        if why:
+            balancers[balancer]["vrrp"] = "not readable: %s" % why
+            problems.append("balancer %s: keepalived state not readable: %s" % (balancer, why))
+        else:
+            readable.append(balancer)
+            balancers[balancer]["vrrp_instances"] = [
+                {"name": e.get("name"), "state": e.get("state"), "vips_held": e.get("vips_held") or [],
+                 "vips_missing": e.get("vips_missing") or []} for e in vrrp[balancer]["instances"]]
     for inst in model["vrrp_instances"]:
         masters, holders = [], []
-        for balancer in sorted(vrrp):
-            info = vrrp[balancer] or {}
-            if info.get("failed"):
-                problems.append("balancer %s: keepalived state not readable: %s" % (balancer, info.get("msg")))
-                continue
-            for entry in info.get("instances", []):
+        for balancer in readable:
+            for entry in vrrp[balancer].get("instances", []):
                 if entry.get("name") != inst["name"]:
                     continue
                 if entry.get("state") == "MASTER":
@@ -166,4 +226,6 @@ def build_report(model, probes, probe_results, haproxy, vrrp):
         extra = [b for b in holders if b not in masters]
         if extra:
             problems.append("VRRP instance %s: VIP(s) also held by non-MASTER %s" % (inst["name"], ", ".join(extra)))
-    return {"ok": not problems, "problems": problems, "services": rows}
+    return {"ok": not problems, "check_mode": bool(check_mode),
+            "problems": [] if check_mode else problems, "unconfirmed": problems if check_mode else [],
+            "services": rows, "balancers": balancers}

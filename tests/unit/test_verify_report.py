@@ -131,3 +131,71 @@ def test_tcp_probe_timeout_is_a_failure_even_when_not_marked_failed():
                  "msg": "Timeout when waiting for 198.18.10.101:4242"}
     assert vr.probe_outcome(probe, timed_out) == (False, None, "Timeout when waiting for 198.18.10.101:4242")
     assert vr.probe_outcome(probe, {"failed": False, "elapsed": 0, "port": 4242, "state": "started"})[:2] == (True, None)
+
+
+def test_unreadable_runtime_api_after_failed_when_false():
+    # what the role registers: failed_when false cleared "failed", the data is missing
+    cleared = {"failed": False, "failed_when_result": False, "msg": "[Errno 2] No such file or directory"}
+    result = report(hap={"lb1": cleared, "lb2": haproxy()})
+    assert result["problems"] == [
+        "balancer lb1: HAProxy runtime API not readable: [Errno 2] No such file or directory"]
+    assert result["balancers"]["lb1"]["haproxy"].startswith("not readable")
+
+
+def test_unreadable_keepalived_state_is_a_problem_not_a_backup():
+    cleared = {"failed": False, "failed_when_result": False, "msg": "keepalived is not running"}
+    result = report(vr_states={"lb1": vrrp("MASTER"), "lb2": cleared})
+    assert result["problems"] == ["balancer lb2: keepalived state not readable: keepalived is not running"]
+
+
+def test_balancer_without_any_result_is_not_healthy():
+    result = report(hap={"lb1": haproxy(), "lb2": {}}, vr_states={"lb1": vrrp("MASTER"), "lb2": {}})
+    assert not result["ok"]
+    assert result["problems"] == [
+        "balancer lb2: HAProxy runtime API not readable: no result (balancer unreachable or failed earlier in the run)",
+        "balancer lb2: keepalived state not readable: no result (balancer unreachable or failed earlier in the run)"]
+
+
+def test_report_carries_every_server_and_vrrp_state():
+    result = report(hap={"lb1": haproxy({("be_DICOM", "pacs1"): "DOWN"}), "lb2": haproxy()})
+    dicom_row = result["services"][0]
+    assert [(s["balancer"], s["name"], s["state"]) for s in dicom_row["servers"]] == [
+        ("lb1", "pacs1", "DOWN"), ("lb1", "pacs2", "UP"), ("lb2", "pacs1", "UP"), ("lb2", "pacs2", "UP")]
+    assert dicom_row["servers"][0]["check_desc"] == "Connection refused"
+    assert result["services"][2]["servers"] == []  # IPVS: not in HAProxy
+    assert result["balancers"]["lb1"]["vrrp_instances"] == [
+        {"name": "VI_PACS", "state": "MASTER", "vips_held": ["198.18.10.100", "198.18.10.101"], "vips_missing": []}]
+    assert result["balancers"]["lb2"]["vrrp_instances"][0]["state"] == "BACKUP"
+
+
+def test_check_mode_reports_findings_as_unconfirmed():
+    results = healthy_results()
+    results[1] = {"status": -1, "msg": "Status code was -1: Connection refused"}
+    m = model()
+    result = vr.build_report(m, vr.verify_probes(m), results, {"lb1": haproxy(), "lb2": haproxy()},
+                             {"lb1": vrrp("MASTER"), "lb2": vrrp("BACKUP")}, check_mode=True)
+    assert result["check_mode"] and not result["ok"]
+    assert result["problems"] == []
+    assert result["unconfirmed"] == [
+        "service WEB VIP 198.18.10.100:80 (http probe from the client side): Status code was -1: Connection refused"]
+
+
+def test_probe_results_pick_the_task_that_ran_each_probe():
+    probes = vr.verify_probes(model())  # dicom, http, tcp
+    skipped = {"skipped": True}
+    dicom_run = {"results": [{"ok": True}, skipped, skipped]}
+    http_run = {"results": [skipped, {"status": 200}, skipped]}
+    tcp_run = {"results": [skipped, skipped, {"state": "started"}]}
+    hl7_run = {"results": [skipped, skipped, skipped]}
+    assert vr.probe_results(probes, [dicom_run, hl7_run, http_run, tcp_run]) == [
+        {"ok": True}, {"status": 200}, {"state": "started"}]
+
+
+def test_probe_results_when_every_task_skipped_or_had_no_loop():
+    # check mode with modules that skip, or a task skipped as a whole: no
+    # "No first item, sequence was empty", the probe shows as not run
+    probes = vr.verify_probes(model())
+    whole_task_skipped = {"skipped": True, "msg": "skipped, since check mode"}
+    picked = vr.probe_results(probes, [whole_task_skipped, {"results": [{"skipped": True}] * 3}, None, {}])
+    assert picked == [{"skipped": True}] * 3
+    assert vr.probe_outcome(probes[0], picked[0]) == (False, None, "probe not run")
