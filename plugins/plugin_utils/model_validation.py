@@ -598,7 +598,12 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
         out = dict((k, v) for k, v in inst.items() if k != "network_obj")
         out["vips"] = vips
         instances.append(out)
-    return {"services": services, "vrrp_instances": instances, "balancers": balancers}
+    # keepalived's IPVS connection sync follows one VRRP instance: the first
+    # that carries IPVS services. A single balancer has nobody to sync with.
+    ipvs_instances = set(svc["vrrp_instance"] for svc in services if svc["renderer"] == "keepalived")
+    sync = next((inst for inst in instances if inst["name"] in ipvs_instances), None) if len(balancers) > 1 else None
+    return {"services": services, "vrrp_instances": instances, "balancers": balancers,
+            "ipvs_sync_instance": sync and {k: sync[k] for k in ("name", "interface", "virtual_router_id")}}
 
 
 def haproxy_section_names(svc):

@@ -3,6 +3,8 @@ import pytest
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 
+import render_local
+
 INSTANCES = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.10.0/24"}]
 GROUPS = {"balancers": ["lb1", "lb2"], "pacs": ["pacs1", "pacs2"], "emergency": ["pacs3"]}
 HOSTVARS = {
@@ -244,3 +246,22 @@ def test_wide_port_group_on_ipv6_redirects_with_brackets():
                            dict(hostvars, lb1={"pacs_lb_address": "2001:db8::11"}, lb2={"pacs_lb_address": "2001:db8::12"}))
     (redirect,) = sm.render_haproxy(model)["port_redirects"]
     assert (redirect["family"], redirect["to"]) == ("ip6", "[2001:db8::101]:1")
+
+
+def test_ipvs_connection_sync_follows_the_instance_of_the_ipvs_services():
+    dr = dicom(name="DR", mode="l4_dr", vip="198.18.10.101", server_port=None, check="connect")
+    assert build([dicom()])["ipvs_sync_instance"] is None
+    assert build([dicom(), dr])["ipvs_sync_instance"] == {"name": "VI_PACS", "interface": "eth0", "virtual_router_id": 51}
+    single = sm.build_model([], [dr], INSTANCES, {}, dict(GROUPS, balancers=["lb1"]), HOSTVARS)
+    assert single["ipvs_sync_instance"] is None
+
+
+def test_rendered_keepalived_syncs_ipvs_connections_only_when_asked(tmp_path):
+    model = build([dicom(name="DR", mode="l4_dr", vip="198.18.10.101", server_port=None, check="connect")])
+    synced = render_local.render(model, "lb1")["keepalived.conf"]
+    assert "    lvs_sync_daemon eth0 VI_PACS id 51\n" in synced
+    assert "lvs_sync_daemon" not in render_local.render(model, "lb1", keepalived_lvs_sync=False)["keepalived.conf"]
+    path = tmp_path / "keepalived.conf"
+    path.write_text(synced)
+    ok, output = render_local.keepalived_check(str(path))
+    assert ok, output

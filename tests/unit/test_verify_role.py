@@ -31,7 +31,7 @@ def run(tmp_path, port, check=False):
           vars:
             ansible_connection: local
             ansible_python_interpreter: %(python)s
-            verify_test_dir: %(tmp)s
+            fixture_state_dir: %(tmp)s
             verify_haproxy_socket: %(tmp)s/admin.sock
             verify_probe_timeout: 3
             pacs_lb_vendor: none
