@@ -39,8 +39,8 @@ def dump(*instances):
 
 
 def ip_addr(*addresses):
-    return json.dumps([{'ifname': 'eth0', 'addr_info': [{'family': 'inet', 'local': a, 'prefixlen': 24}
-                                                         for a in addresses]}])
+    infos = [{'family': 'inet', 'local': a, 'prefixlen': 24} for a in addresses]
+    return json.dumps([{'ifname': 'eth0', 'addr_info': infos}])
 
 
 class TestJsonDump(object):

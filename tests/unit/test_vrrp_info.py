@@ -78,7 +78,7 @@ class FakeHost(object):
         self.tmp = tmp_path
         self.scenario = 'unicast_master_fault'
         self.signum = (0, '36\n', '')
-        self.kill_error = None
+        self.kill_denied = False
         self.write = True
         self.signals = []
         self.json_file = str(tmp_path / 'keepalived.json')
@@ -97,8 +97,8 @@ class FakeHost(object):
 
     def kill(self, pid, signum):
         self.signals.append((pid, signum))
-        if self.kill_error:
-            raise self.kill_error
+        if self.kill_denied:
+            raise PermissionError(1, 'Operation not permitted')
         if self.write:
             shutil.copy(os.path.join(FIXTURES, 'keepalived', self.scenario + '.json'), self.json_file)
 
@@ -148,7 +148,7 @@ def test_main_default_json_file_is_keepalived_tmpdir(host, monkeypatch):
 
 
 @pytest.mark.parametrize('change, message', [
-    (('kill_error', PermissionError(1, 'Operation not permitted')), 'Operation not permitted; run the task as root'),
+    (('kill_denied', True), 'Operation not permitted; run the task as root'),
     (('write', False), 'did not rewrite'),
     (('signum', (1, '', 'unknown signal name JSON')), 'has no JSON dump'),
 ])
