@@ -33,6 +33,8 @@ options:
       - PID file of the keepalived parent process.
       - If it is missing or names no keepalived process, the module looks in C(/proc) for a keepalived
         process whose parent is not keepalived (keepalived in a container, or started by hand).
+      - Only a keepalived in the network namespace of the module counts (not one of a container
+        on this host with a network of its own).
     type: path
     default: /run/keepalived.pid
   timeout:
@@ -119,14 +121,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils.keepalived_state import vrrp_state
 
 
-def _proc_comm(pid):
-    try:
-        with open('/proc/%d/comm' % pid) as handle:
-            return handle.read().strip()
-    except (IOError, OSError):
-        return None
-
-
 def _proc_ppid(pid):
     try:
         with open('/proc/%d/stat' % pid) as handle:
@@ -136,17 +130,28 @@ def _proc_ppid(pid):
         return None
 
 
+def _keepalived_here(pid):
+    """True for a keepalived process in this network namespace: the one whose VIPs ip -j addr shows."""
+    try:
+        with open('/proc/%d/comm' % pid) as handle:
+            if handle.read().strip() != 'keepalived':
+                return False
+        return os.readlink('/proc/%d/ns/net' % pid) == os.readlink('/proc/self/ns/net')
+    except (IOError, OSError):
+        return False
+
+
 def find_keepalived_pids(pid_file):
-    """PIDs of keepalived parent processes: from pid_file if it names a keepalived, else from /proc."""
+    """keepalived parent PIDs of this network namespace: from pid_file if it names one, else from /proc."""
     try:
         with open(pid_file) as handle:
             pid = int(handle.read().strip())
-        if _proc_comm(pid) == 'keepalived':   # a stale PID file may name a reused PID
+        if _keepalived_here(pid):   # a stale PID file may name a reused PID
             return [pid]
     except (IOError, OSError, ValueError):
         pass
-    pids = [int(e) for e in os.listdir('/proc') if e.isdigit() and _proc_comm(int(e)) == 'keepalived']
-    return sorted(pid for pid in pids if _proc_comm(_proc_ppid(pid) or 0) != 'keepalived')
+    pids = [int(e) for e in os.listdir('/proc') if e.isdigit() and _keepalived_here(int(e))]
+    return sorted(pid for pid in pids if (_proc_ppid(pid) or 0) not in pids)
 
 
 def dump_path(pid):
@@ -200,9 +205,11 @@ def main():
         supports_check_mode=True,
     )
     pids = find_keepalived_pids(module.params['pid_file'])
-    if len(pids) != 1:
-        module.fail_json(msg='no running keepalived found (pid file %s)' % module.params['pid_file'] if not pids
-                         else 'several keepalived processes (%s); not signalling any' % ', '.join(map(str, pids)))
+    if not pids:
+        module.fail_json(msg='no running keepalived found in this network namespace (pid file %s)'
+                         % module.params['pid_file'])
+    if len(pids) > 1:
+        module.fail_json(msg='several keepalived processes (%s); not signalling any' % ', '.join(map(str, pids)))
     rc, out, err = module.run_command([module.get_bin_path('keepalived', required=True), '--signum=JSON'])
     if rc != 0 or not out.strip().isdigit():
         module.fail_json(msg='this keepalived has no JSON dump (keepalived --signum=JSON: %s)' % (err or out).strip())

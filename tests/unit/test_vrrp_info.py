@@ -286,3 +286,6 @@ def test_live_keepalived_in_netns(netns_keepalived):
     # the VRRP process answers the signal too (a PID file naming it is good enough)
     result = run_in_netns(env, pid_file=str(env['tmp'] / 'vrrp.pid'), timeout=5)
     assert result['masters'] == ['VI_T_PACS']
+    # no PID file: the keepalived of this network namespace is found in /proc
+    result = run_in_netns(env, pid_file=str(env['tmp'] / 'none.pid'), timeout=5)
+    assert result['masters'] == ['VI_T_PACS']
