@@ -57,13 +57,15 @@ def test_stale_pid_file_is_not_trusted(tmp_path):
 
 def test_dump_path_follows_tmpdir(tmp_path):
     env = dict(os.environ, TMPDIR=str(tmp_path))
-    env.pop('PYTHONSTARTUP', None)
-    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], env=env)
+    child = subprocess.Popen([sys.executable, '-c', 'import time; print("up", flush=True); time.sleep(30)'],
+                             env=env, stdout=subprocess.PIPE)
     try:
+        child.stdout.readline()   # its environment is readable once it runs
         assert vrrp_info.dump_path(child.pid) == str(tmp_path / 'keepalived.json')
     finally:
         child.kill()
         child.wait()
+        child.stdout.close()
     assert vrrp_info.dump_path(2 ** 22 + 1) == '/tmp/keepalived.json'   # no such process
 
 
