@@ -238,7 +238,6 @@ ROLE_OPTIONS = {
     "keepalived_lvs_sync": field("bool", ""),
     "keepalived_lvs_sync_interface": field("str", "", pattern=INTERFACE, hint="an interface name", empty_ok=True),
     "keepalived_notify_script": _path("", None),
-    "keepalived_state_dir": _path("", None),
     "realserver_linux_state": field("str", "", choices=("present", "absent")),
     "realserver_linux_interface": field("str", "", pattern=INTERFACE, hint="an interface name", empty_ok=True),
     "realserver_linux_rp_filter": field("str", "", choices=("auto", "loose", "keep")),

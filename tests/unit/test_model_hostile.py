@@ -192,7 +192,7 @@ def test_inventory_booleans_are_read_strictly(word, expected):
     ("haproxy_stats_socket", "/run/haproxy/admin.sock\n", "control characters"),
     ("keepalived_priority", 300, "must be 1-254"),
     ("keepalived_notify_script", "/etc/x.sh; reboot", "is not an absolute path"),
-    ("keepalived_state_dir", "/run/$(reboot)", "is not an absolute path"),
+    ("keepalived_notify_script", "/etc/$(reboot)", "is not an absolute path"),
     ("haproxy_port_redirect_table", "t; flush ruleset", "is not an nftables name"),
     ("realserver_linux_nftables_chains", ["inet filter input; flush ruleset"], "'family table chain'"),
     ("realserver_linux_interface", "eth0 up", "is not an interface name"),

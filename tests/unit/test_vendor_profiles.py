@@ -223,7 +223,7 @@ def _bad_role_option(gv):
 def _unsafe_role_options(gv):
     gv["keepalived_priority"] = 300
     gv["haproxy_stats_socket"] = "ipv4@0.0.0.0:9999"
-    gv["keepalived_state_dir"] = "/run/x\nreboot"
+    gv["keepalived_notify_script"] = "/etc/x.sh\nreboot"
 
 
 def _busy_polling_on_every_cpu(gv):
@@ -601,7 +601,7 @@ def test_site_refuses_unsafe_role_options_in_preflight(ansible_runs):
     assert "The roles' options are invalid (3 problems); no host was changed" in out
     assert "- host 'infinitt-lb1': haproxy_stats_socket: 'ipv4@0.0.0.0:9999' is not an absolute path" in out
     assert "- host 'infinitt-lb1': keepalived_priority: '300' must be 1-254" in out
-    assert "- host 'infinitt-lb1': keepalived_state_dir: must not contain control characters" in out
+    assert "- host 'infinitt-lb1': keepalived_notify_script: must not contain control characters" in out
     _assert_stopped_before_any_host(out)
 
 
