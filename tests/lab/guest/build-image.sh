@@ -4,11 +4,12 @@
 # packages the roles install already in it (every task against an emulated
 # CPU costs seconds, an apt download a minute). One disk serves every guest:
 # each boots a copy-on-write overlay and takes its name and address from the
-# kernel command line (pacs-lb-guest-setup, below). Cached in GUEST_DIR; the
+# kernel command line (pacs-lb-guest-setup, below). Cached in PACS_LB_GUEST_DIR
+# (default .build/guest); the
 # stamp holds a hash of this script, so a change here rebuilds it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-GUEST_DIR=${GUEST_DIR:-$HERE/../../../.build/guest}
+GUEST_DIR=${PACS_LB_GUEST_DIR:-$HERE/../../../.build/guest}
 mkdir -p "$GUEST_DIR"; GUEST_DIR=$(cd "$GUEST_DIR" && pwd)
 STAMP=$(cat "$0" "$HERE"/files/* | sha256sum | cut -c1-16)
 if [ -e "$GUEST_DIR/base.raw" ] && [ "$(cat "$GUEST_DIR/stamp" 2>/dev/null)" = "$STAMP" ]; then

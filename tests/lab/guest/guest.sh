@@ -15,8 +15,8 @@
 # /dev/kvm backed by kvm_pvm runs a stock kernel far slower than TCG.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-GUEST_DIR=${GUEST_DIR:-$HERE/../../../.build/guest}
-GUEST_DIR=$(cd "$GUEST_DIR" && pwd)
+GUEST_DIR=${PACS_LB_GUEST_DIR:-$HERE/../../../.build/guest}
+mkdir -p "$GUEST_DIR"; GUEST_DIR=$(cd "$GUEST_DIR" && pwd)
 VCPUS=${GUEST_VCPUS:-2}
 MEM=${GUEST_MEM:-1024}
 cmd=${1:?usage: guest.sh up|kill|down|pid ID ...}; id=${2:?guest ID}
