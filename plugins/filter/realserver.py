@@ -27,6 +27,7 @@ class FilterModule(object):
         return {
             "dr_vips_for_host": _wrap(rs.dr_vips_for_host),
             "dr_pool_members": _wrap(rs.dr_pool_members),
+            "realserver_nat_routes": _wrap(rs.nat_routes_for_host),
             "dr_sysctls": _wrap(rs.dr_sysctls),
             "dr_linux_plan": _wrap(rs.linux_plan),
             "dr_parse_proc_values": _wrap(rs.parse_proc_values),

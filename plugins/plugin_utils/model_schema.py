@@ -184,6 +184,9 @@ VRRP_INSTANCE = {
                        hint="an interface name of up to 15 letters, digits, _ . -"),
     "network": field("str", "The VIPs' network in CIDR form; every VIP must be inside it.", required=True,
                      doc_type="CIDR"),
+    "nat_gateway": field("str", "Floating address, held with the VIPs, that the real servers of this instance's "
+                         "Layer 4 NAT services route their replies through. Needed by l4_nat.",
+                         doc_type="IP address"),
 }
 
 HOST = {
@@ -238,6 +241,7 @@ ROLE_OPTIONS = {
     "keepalived_lvs_sync": field("bool", ""),
     "keepalived_lvs_sync_interface": field("str", "", pattern=INTERFACE, hint="an interface name", empty_ok=True),
     "keepalived_notify_script": _path("", None),
+    "keepalived_sysctl_file": _path("", None),
     "realserver_linux_state": field("str", "", choices=("present", "absent")),
     "realserver_linux_interface": field("str", "", pattern=INTERFACE, hint="an interface name", empty_ok=True),
     "realserver_linux_rp_filter": field("str", "", choices=("auto", "loose", "keep")),
@@ -252,6 +256,9 @@ ROLE_OPTIONS = {
     "realserver_linux_networkd_file": _path("", None),
     "realserver_linux_networkmanager_file": _path("", None),
     "realserver_linux_state_file": _path("", None),
+    "realserver_linux_nat_networks": field("strlist", "", pattern=r"default|[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}",
+                                           hint="'default' or an IPv4 network such as 198.18.31.0/24"),
+    "realserver_linux_nat_routes_unit": _path("", None),
     # Handed to PowerShell as parameters, never into script text: plain
     # one-line text is enough, names of Windows objects at most 256 long.
     "realserver_windows_state": field("str", "", choices=("present", "absent")),

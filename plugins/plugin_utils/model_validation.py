@@ -345,6 +345,18 @@ def _normalize_service(svc, ctx, problems):
             if netaddr.IPAddress(srv["address"]) not in instance["network_obj"]:
                 problems.add(where, "server '%s'" % srv["name"],
                              "Layer 4 DR needs real servers on the balancer's layer 2 network %s" % instance["network"])
+    # NAT: the replies must come back through the balancer that rewrote the
+    # request, so the real servers route them to a gateway address that
+    # floats with the VIPs, on their own link.
+    if svc["mode"] == "l4_nat" and instance is not None:
+        if instance["nat_gateway"] is None:
+            problems.add(where, "vrrp_instance", "Layer 4 NAT needs nat_gateway on VRRP instance '%s': a free address "
+                         "of %s that floats with the VIPs and that the real servers route replies through" % (
+                             instance["name"], instance["network"]))
+        for srv in servers:
+            if netaddr.IPAddress(srv["address"]) not in instance["network_obj"]:
+                problems.add(where, "server '%s'" % srv["name"], "Layer 4 NAT needs real servers on the balancer's "
+                             "network %s (they reach nat_gateway on their own link)" % instance["network"])
 
     groups_out = []
     for group in port_groups:
@@ -418,6 +430,7 @@ def _normalize_service(svc, ctx, problems):
         "port_groups": groups_out,
         "routes": routes,
         "server_tls": svc.get("server_tls", False),
+        "nat_gateway": instance["nat_gateway"] if instance and svc["mode"] == "l4_nat" else None,
     }
 
 
@@ -502,8 +515,27 @@ def _normalize_instances(raw_instances, problems):
             "prefixlen": network.prefixlen,
             "family": network.version,
             "network_obj": network,
+            "nat_gateway": _nat_gateway(inst.get("nat_gateway"), network, where, problems),
         }
     return instances
+
+
+def _nat_gateway(text, network, where, problems):
+    """The instance's NAT gateway address, checked to be a usable host address of its network."""
+    if text is None:
+        return None
+    try:
+        gateway = _address(text)
+    except ValueError:
+        problems.add(where, "nat_gateway", "%s is not an IP address" % show(text))
+        return None
+    if gateway not in network:
+        problems.add(where, "nat_gateway", "%s is outside the instance's network %s: the real servers must reach "
+                     "their gateway on their own link" % (gateway, network.cidr))
+    elif network.size > 2 and gateway in (network.network, network.broadcast):
+        problems.add(where, "nat_gateway", "%s is the %s address of %s" % (
+            gateway, "network" if gateway == network.network else "broadcast", network.cidr))
+    return str(gateway)
 
 
 def _balancers(groups, balancer_group, ctx, problems):
@@ -596,6 +628,10 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
                 if svc["vrrp_instance"] == inst["name"] and group["vip"] not in vips:
                     vips.append(group["vip"])
         out = dict((k, v) for k, v in inst.items() if k != "network_obj")
+        # The NAT gateway floats like a VIP: whichever balancer holds the VIPs
+        # also receives the real servers' replies.
+        if inst["nat_gateway"] is not None:
+            vips.append(inst["nat_gateway"])
         out["vips"] = vips
         instances.append(out)
     # keepalived's IPVS connection sync follows one VRRP instance: the first
@@ -603,7 +639,9 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
     ipvs_instances = set(svc["vrrp_instance"] for svc in services if svc["renderer"] == "keepalived")
     sync = next((inst for inst in instances if inst["name"] in ipvs_instances), None) if len(balancers) > 1 else None
     return {"services": services, "vrrp_instances": instances, "balancers": balancers,
-            "ipvs_sync_instance": sync and {k: sync[k] for k in ("name", "interface", "virtual_router_id")}}
+            "ipvs_sync_instance": sync and {k: sync[k] for k in ("name", "interface", "virtual_router_id")},
+            "ipvs_nat_interfaces": sorted(set(inst["interface"] for inst in instances if any(
+                svc["mode"] == "l4_nat" and svc["vrrp_instance"] == inst["name"] for svc in services)))}
 
 
 def haproxy_section_names(svc):
@@ -659,3 +697,21 @@ def _check_collisions(services, balancers, ctx, problems):
                         problems.add(where, "ports", "%s:%s overlaps service '%s' on the same VIP" % (
                             group["vip"], format_ports([(max(first, ofirst), min(last, olast))]), other_name))
                 bound.append((group["vip"], svc["name"], first, last))
+    # A NAT gateway is an address of its own: were it a VIP, a balancer or a
+    # server, replies and requests would be mixed up on one address.
+    for inst in ctx["instances"].values():
+        gateway = inst["nat_gateway"]
+        if gateway is None:
+            continue
+        where = "vrrp instance '%s'" % inst["name"]
+        for bal in balancers:
+            if gateway == bal["address"]:
+                problems.add(where, "nat_gateway", "%s is the address of balancer '%s'" % (gateway, bal["name"]))
+        if gateway in server_addresses:
+            problems.add(where, "nat_gateway", "%s is the address of server '%s' of service '%s'" % (
+                gateway, server_addresses[gateway][1], server_addresses[gateway][0]))
+        if gateway in vip_instance:
+            problems.add(where, "nat_gateway", "%s is also a VIP; the gateway needs an address of its own" % gateway)
+        for other in ctx["instances"].values():
+            if other["name"] < inst["name"] and other["nat_gateway"] == gateway:
+                problems.add(where, "nat_gateway", "%s is also the gateway of instance '%s'" % (gateway, other["name"]))

@@ -77,6 +77,92 @@ def dr_vips_for_host(model, host, addresses=None):
     return out
 
 
+def nat_routes_for_host(model, host, addresses=None, networks=("default",)):
+    """The routes a real server of Layer 4 NAT services needs: each of networks via the NAT gateway.
+
+    IPVS NAT rewrites the reply's source back to the VIP only if the reply
+    passes the balancer that holds the VIP; the gateway address floats with
+    the VIPs (the VRRP instance's nat_gateway). networks are the client
+    networks to route that way: 'default' for every client, as the guides
+    set the real servers' default gateway. A host serving NAT services of
+    instances with different gateways cannot route one network through both.
+    """
+    addresses = set(str(a) for a in (addresses or []) if a)
+    gateways = {}
+    for svc in (model or {}).get("services", []):
+        if svc.get("mode") != "l4_nat" or not svc.get("nat_gateway"):
+            continue
+        if any(_serves(s, host, addresses) for s in svc.get("servers", [])):
+            gateways.setdefault(svc["nat_gateway"], []).append(svc["name"])
+    if not gateways:
+        return []
+    if len(gateways) > 1:
+        raise ValueError("%s is a real server of Layer 4 NAT services behind different gateways (%s); one route per "
+                         "client network cannot reach both" % (host, "; ".join(
+                             "%s: %s" % (gw, ", ".join(names)) for gw, names in sorted(gateways.items()))))
+    gateway, services = next(iter(gateways.items()))
+    if _ip(gateway).version != 4:
+        raise ValueError("%s: IPv6 NAT gateways (%s) are not supported by this role yet" % (host, gateway))
+    out = []
+    for net in networks or []:
+        dst = "default" if net in ("default", "0.0.0.0/0") else str(ipaddress.ip_network(str(net)))
+        if dst != "default" and ipaddress.ip_network(dst).version != 4:
+            raise ValueError("%s is not an IPv4 network" % net)
+        if all(r["dst"] != dst for r in out):
+            out.append({"dst": dst, "gateway": gateway, "services": sorted(services)})
+    return out
+
+
+def _route_dst(route):
+    dst = route.get("dst", "")
+    if dst == "default":
+        return dst
+    try:
+        return str(ipaddress.ip_network(dst, strict=False))
+    except ValueError:
+        return dst
+
+
+def nat_route_plan(wanted, routes_now, owned):
+    """Routes to replace, restore and delete so that exactly the wanted NAT routes are in place.
+
+    wanted      nat_routes_for_host() (empty when the host no longer serves NAT)
+    routes_now  'ip -j -4 route show' (main table)
+    owned       the routes an earlier run set: {dst, gateway, before}, before
+                being the route it replaced ({gateway, dev}) or None
+
+    A route this role replaced (a default route, say) is put back as it was
+    when the role no longer wants it; one it added is deleted. A route someone
+    changed since is left alone.
+    """
+    wanted = wanted or []
+    now = dict((_route_dst(r), r) for r in routes_now or [])
+    old = dict((o["dst"], o) for o in owned or [])
+    replace, new_owned = [], []
+    for route in wanted:
+        current = now.get(route["dst"])
+        if current is None or current.get("gateway") != route["gateway"]:
+            replace.append({"dst": route["dst"], "gateway": route["gateway"]})
+        if route["dst"] in old:
+            before = old[route["dst"]].get("before")
+        elif current is not None and current.get("gateway") != route["gateway"]:
+            before = {"gateway": current.get("gateway"), "dev": current.get("dev")}
+        else:
+            before = None
+        new_owned.append({"dst": route["dst"], "gateway": route["gateway"], "before": before})
+    wanted_dsts = set(r["dst"] for r in wanted)
+    restore, delete = [], []
+    for route in owned or []:
+        current = now.get(route["dst"])
+        if route["dst"] in wanted_dsts or current is None or current.get("gateway") != route["gateway"]:
+            continue
+        if route.get("before"):
+            restore.append(dict(route["before"], dst=route["dst"]))
+        else:
+            delete.append({"dst": route["dst"], "gateway": route["gateway"]})
+    return {"replace": replace, "restore": restore, "delete": delete, "owned": new_owned}
+
+
 def dr_pool_members(model):
     """Names of every real server of a Layer 4 DR service (inventory hostnames for pools)."""
     names = set()
@@ -144,7 +230,8 @@ def interface_with_address(ip_json, address):
     return None
 
 
-def linux_plan(state, vips, lo_addresses, old_state, sysctls, current_values, firewalld_rules=None):
+def linux_plan(state, vips, lo_addresses, old_state, sysctls, current_values, firewalld_rules=None,
+               nat_routes=None, routes_now=None):
     """What the Linux role must change, and the state file that records it.
 
     state           present or absent; present with no VIP behaves as absent.
@@ -154,6 +241,8 @@ def linux_plan(state, vips, lo_addresses, old_state, sysctls, current_values, fi
     sysctls         dr_sysctls() for the service interface
     current_values  /proc/sys values now, for every path of sysctls and of old_state
     firewalld_rules firewalld_rich_rules() wanted now (empty when firewalld is not used)
+    nat_routes      nat_routes_for_host() of this host
+    routes_now      'ip -j -4 route show' now
 
     Only what this role added is ever removed: VIPs already on lo before the
     first run are used but not owned, and every sysctl is restored to the
@@ -192,12 +281,18 @@ def linux_plan(state, vips, lo_addresses, old_state, sysctls, current_values, fi
     fw_wanted = list(firewalld_rules or []) if present else []
     fw_remove = [rule for rule in old_state.get("firewalld_rules", []) if rule not in fw_wanted]
 
+    routes = nat_route_plan(nat_routes if state == "present" else [], routes_now, old_state.get("nat_routes"))
+
     new_state = None
-    if new_owned or new_before or fw_wanted:
+    if new_owned or new_before or fw_wanted or routes["owned"]:
         new_state = {"version": STATE_VERSION, "vips": new_owned, "sysctl_before": new_before,
-                     "firewalld_rules": fw_wanted}
+                     "firewalld_rules": fw_wanted, "nat_routes": routes["owned"]}
     return {
         "present": present,
+        "nat_routes": routes["owned"],
+        "route_replace": routes["replace"],
+        "route_restore": routes["restore"],
+        "route_delete": routes["delete"],
         "firewalld_add": fw_wanted,
         "firewalld_remove": fw_remove,
         "add": add,

@@ -10,7 +10,8 @@ from ansible_collections.medimaging.pacs_lb.plugins.filter import realserver as 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import realserver as rs
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 
-INSTANCES = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.30.0/24"}]
+INSTANCES = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.30.0/24",
+              "nat_gateway": "198.18.30.254"}]
 GROUPS = {"balancers": ["lb1", "lb2"], "dr_pacs": ["rs1", "rs2"], "archive": ["rs2"], "web": ["web1"]}
 HOSTVARS = {
     "lb1": {"pacs_lb_address": "198.18.30.11"}, "lb2": {"pacs_lb_address": "198.18.30.12"},
@@ -155,7 +156,7 @@ def test_plan_first_run(model):
     assert plan["remove"] == [] and plan["sysctl_restore"] == []
     assert [i["path"] for i in plan["sysctl_set"]] == [i["path"] for i in SYSCTLS]
     assert plan["state"] == {"version": 1, "vips": ["198.18.30.100", "198.18.30.101"],
-                             "sysctl_before": KERNEL_DEFAULTS, "firewalld_rules": []}
+                             "sysctl_before": KERNEL_DEFAULTS, "firewalld_rules": [], "nat_routes": []}
     json.dumps(plan)
 
 
@@ -412,3 +413,70 @@ def test_nft_and_sysctl_templates(model):
     sysctl = render("sysctl.conf.j2", __realserver_linux_sysctls=rs.dr_sysctls("eth0.100"))
     assert "net.ipv4.conf.all.arp_ignore = 1\n" in sysctl
     assert "net/ipv4/conf/eth0.100/arp_announce = 2\n" in sysctl
+
+
+# ------------------------------------------------------- Layer 4 NAT: replies routed through the balancers
+
+ROUTES = [{"dst": "default", "gateway": "198.18.30.1", "dev": "eth0", "flags": []},
+          {"dst": "198.18.30.0/24", "dev": "eth0", "protocol": "kernel", "scope": "link", "prefsrc": "198.18.30.21"}]
+
+
+def test_nat_routes_of_a_nat_pool_member(model):
+    assert rs.nat_routes_for_host(model, "rs1") == [
+        {"dst": "default", "gateway": "198.18.30.254", "services": ["NAT"]}]
+    assert rs.nat_routes_for_host(model, "rs1", networks=["198.18.31.0/24", "0.0.0.0/0"]) == [
+        {"dst": "198.18.31.0/24", "gateway": "198.18.30.254", "services": ["NAT"]},
+        {"dst": "default", "gateway": "198.18.30.254", "services": ["NAT"]}]
+    assert rs.nat_routes_for_host(model, "web1") == []
+
+
+def test_nat_routes_refuse_two_gateways_and_bad_networks():
+    instances = INSTANCES + [{"name": "VI_B", "virtual_router_id": 52, "network": "198.18.30.0/24",
+                              "nat_gateway": "198.18.30.253"}]
+    services = [SERVICES[4], dict(SERVICES[4], name="NAT_B", vip="198.18.30.106", vrrp_instance="VI_B")]
+    two = sm.build_model([], services, instances, {}, GROUPS, HOSTVARS)
+    with pytest.raises(ValueError, match="rs1 is a real server of Layer 4 NAT services behind different gateways "
+                                         r"\(198.18.30.253: NAT_B; 198.18.30.254: NAT\)"):
+        rs.nat_routes_for_host(two, "rs1")
+    with pytest.raises(ValueError):
+        rs.nat_routes_for_host(sm.build_model([], SERVICES, INSTANCES, {}, GROUPS, HOSTVARS), "rs1",
+                               networks=["2001:db8::/32"])
+
+
+def test_nat_route_plan_replaces_the_default_route_and_puts_it_back(model):
+    wanted = rs.nat_routes_for_host(model, "rs1")
+    first = rs.nat_route_plan(wanted, ROUTES, [])
+    assert first["replace"] == [{"dst": "default", "gateway": "198.18.30.254"}]
+    assert first["owned"] == [{"dst": "default", "gateway": "198.18.30.254",
+                               "before": {"gateway": "198.18.30.1", "dev": "eth0"}}]
+    applied = [dict(ROUTES[0], gateway="198.18.30.254"), ROUTES[1]]
+    again = rs.nat_route_plan(wanted, applied, first["owned"])
+    assert (again["replace"], again["restore"], again["delete"]) == ([], [], [])
+    assert again["owned"] == first["owned"]
+    gone = rs.nat_route_plan([], applied, again["owned"])
+    assert gone["restore"] == [{"dst": "default", "gateway": "198.18.30.1", "dev": "eth0"}]
+    assert (gone["replace"], gone["delete"], gone["owned"]) == ([], [], [])
+
+
+def test_nat_route_plan_adds_and_deletes_a_client_network_route(model):
+    wanted = rs.nat_routes_for_host(model, "rs1", networks=["198.18.31.0/24"])
+    first = rs.nat_route_plan(wanted, ROUTES, [])
+    assert first["replace"] == [{"dst": "198.18.31.0/24", "gateway": "198.18.30.254"}]
+    assert first["owned"][0]["before"] is None
+    applied = ROUTES + [{"dst": "198.18.31.0/24", "gateway": "198.18.30.254", "dev": "eth0"}]
+    gone = rs.nat_route_plan([], applied, first["owned"])
+    assert gone["delete"] == [{"dst": "198.18.31.0/24", "gateway": "198.18.30.254"}]
+    # Someone re-pointed the route since: it is theirs now and stays.
+    moved = ROUTES + [{"dst": "198.18.31.0/24", "gateway": "198.18.30.2", "dev": "eth0"}]
+    assert rs.nat_route_plan([], moved, first["owned"])["delete"] == []
+
+
+def test_linux_plan_records_nat_routes_for_absent(model):
+    wanted = rs.nat_routes_for_host(model, "rs1")
+    plan = rs.linux_plan("present", [], ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS, [], wanted, ROUTES)
+    assert plan["present"] is False and plan["route_replace"] == [{"dst": "default", "gateway": "198.18.30.254"}]
+    assert plan["state"]["nat_routes"] == plan["nat_routes"]
+    applied = [dict(ROUTES[0], gateway="198.18.30.254"), ROUTES[1]]
+    absent = rs.linux_plan("absent", [], ["127.0.0.1"], plan["state"], SYSCTLS, KERNEL_DEFAULTS, [], wanted, applied)
+    assert absent["route_restore"] == [{"dst": "default", "gateway": "198.18.30.1", "dev": "eth0"}]
+    assert absent["state"] is None

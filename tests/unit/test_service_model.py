@@ -265,3 +265,70 @@ def test_rendered_keepalived_syncs_ipvs_connections_only_when_asked(tmp_path):
     path.write_text(synced)
     ok, output = render_local.keepalived_check(str(path))
     assert ok, output
+
+
+# ------------------------------------------------------- Layer 4 NAT: the floating gateway
+
+def nat(**extra):
+    svc = {"name": "NAT_DICOM", "vip": "198.18.10.104", "ports": 11112, "server_port": 104, "mode": "l4_nat",
+           "protocol": "dicom", "pool": "pacs", "check": "connect"}
+    svc.update(extra)
+    return svc
+
+
+def with_gateway(gateway, **extra):
+    return [dict(INSTANCES[0], nat_gateway=gateway, **extra)]
+
+
+def test_nat_gateway_floats_with_the_vips_and_forwarding_is_asked_for():
+    model = sm.build_model([], [nat(), dicom()], with_gateway("198.18.10.99"), {}, GROUPS, HOSTVARS)
+    (instance,) = model["vrrp_instances"]
+    assert instance["nat_gateway"] == "198.18.10.99"
+    assert instance["vips"] == ["198.18.10.104", "198.18.10.100", "198.18.10.99"]
+    services = {s["name"]: s for s in model["services"]}
+    assert services["NAT_DICOM"]["nat_gateway"] == "198.18.10.99"
+    assert services["DICOM"]["nat_gateway"] is None
+    assert model["ipvs_nat_interfaces"] == ["eth0"]
+    (block,) = sm.render_keepalived_virtual_servers(model)
+    assert (block["lb_kind"], block["port"], [r["port"] for r in block["real_servers"]]) == ("NAT", 11112, [104, 104])
+
+
+def test_without_nat_no_forwarding_is_asked_for():
+    model = build([dicom()])
+    assert model["ipvs_nat_interfaces"] == []
+    assert model["vrrp_instances"][0]["nat_gateway"] is None
+
+
+def test_nat_without_a_gateway_is_refused_with_what_to_set():
+    with pytest.raises(sm.ModelError) as err:
+        build([nat()])
+    assert err.value.problems == [
+        "service 'NAT_DICOM': vrrp_instance: Layer 4 NAT needs nat_gateway on VRRP instance 'VI_PACS': a free address "
+        "of 198.18.10.0/24 that floats with the VIPs and that the real servers route replies through"]
+
+
+@pytest.mark.parametrize("gateway,services,problem", [
+    ("198.18.11.1", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.11.1 is outside the instance's network "
+                            "198.18.10.0/24: the real servers must reach their gateway on their own link"),
+    ("198.18.10.255", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.10.255 is the broadcast address of "
+                               "198.18.10.0/24"),
+    ("gateway", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 'gateway' is not an IP address"),
+    ("198.18.10.11", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.10.11 is the address of balancer 'lb1'"),
+    ("198.18.10.21", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.10.21 is the address of server 'pacs1' "
+                              "of service 'NAT_DICOM'"),
+    ("198.18.10.104", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.10.104 is also a VIP; the gateway "
+                               "needs an address of its own"),
+])
+def test_bad_nat_gateways(gateway, services, problem):
+    with pytest.raises(sm.ModelError) as err:
+        sm.build_model([], services, with_gateway(gateway), {}, GROUPS, HOSTVARS)
+    assert problem in err.value.problems
+
+
+def test_nat_real_servers_must_be_on_the_gateways_network():
+    far = dict(HOSTVARS, pacs2={"pacs_lb_address": "198.18.12.22"})
+    with pytest.raises(sm.ModelError) as err:
+        sm.build_model([], [nat()], with_gateway("198.18.10.99"), {}, GROUPS, far)
+    assert err.value.problems == [
+        "service 'NAT_DICOM': server 'pacs2': Layer 4 NAT needs real servers on the balancer's network "
+        "198.18.10.0/24 (they reach nat_gateway on their own link)"]

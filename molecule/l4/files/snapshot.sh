@@ -4,6 +4,8 @@
 echo "## addresses"
 ip -br addr show
 ip -o -4 addr show dev lo | sed 's/\\.*//'
+echo "## routes"
+ip -4 route show
 echo "## sysctls"
 for dev in all default lo eth0; do
   for key in arp_ignore arp_announce rp_filter; do
