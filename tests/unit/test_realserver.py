@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import subprocess
 
 import jinja2
 import pytest
@@ -480,3 +481,17 @@ def test_linux_plan_records_nat_routes_for_absent(model):
     absent = rs.linux_plan("absent", [], ["127.0.0.1"], plan["state"], SYSCTLS, KERNEL_DEFAULTS, [], wanted, applied)
     assert absent["route_restore"] == [{"dst": "default", "gateway": "198.18.30.1", "dev": "eth0"}]
     assert absent["state"] is None
+
+
+def test_nat_routes_unit_is_a_valid_systemd_unit(model, tmp_path):
+    plan = rs.linux_plan("present", [], ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS, [],
+                         rs.nat_routes_for_host(model, "rs1", networks=["default", "198.18.31.0/24"]), ROUTES)
+    text = render("pacs-lb-nat-routes.service.j2", __realserver_linux_plan=plan)
+    assert [line for line in text.splitlines() if line.startswith("ExecStart=")] == [
+        "ExecStart=/sbin/ip -4 route replace default via 198.18.30.254",
+        "ExecStart=/sbin/ip -4 route replace 198.18.31.0/24 via 198.18.30.254"]
+    unit = tmp_path / "pacs-lb-nat-routes.service"
+    unit.write_text(text)
+    # systemd's own parser: unknown keys, bad sections and a missing ExecStart binary all fail here.
+    out = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True)
+    assert out.returncode == 0 and "pacs-lb-nat-routes" not in out.stderr, out.stderr
