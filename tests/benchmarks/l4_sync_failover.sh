@@ -29,7 +29,11 @@ reset_pair() {
   for n in 1 2; do
     bash tests/lab/guest/guest.sh up "pacs-lb-l4-lb$n" "198.18.30.1$n/24" 198.18.30.1 pacs-lb-l4 "lb$n" >/dev/null
   done
-  for n in 1 2; do guest_ssh "198.18.30.1$n" sudo systemctl restart keepalived; done
+  # A guest that booted again lost the lab's route to the modality subnet (prepare.yml).
+  for n in 1 2; do
+    guest_ssh "198.18.30.1$n" sudo ip route replace 198.18.31.0/24 via 198.18.30.50
+    guest_ssh "198.18.30.1$n" sudo systemctl restart keepalived
+  done
   # VRRP settles (3 adverts) and the new MASTER starts its sync daemon.
   sleep 15
 }
