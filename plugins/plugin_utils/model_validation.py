@@ -612,7 +612,7 @@ def _tls_entries(raw, problems, now=None):
             elif key in ("chain", "ca", "names") and key in entry and "key" not in entry:
                 problems.add(where, key, "is used only by a server certificate (an entry with key)")
         checked.append((where, entry))
-    if any("certificate" in e for _, e in checked) and not tls_check.HAS_CRYPTOGRAPHY:
+    if any("certificate" in pair[1] for pair in checked) and not tls_check.HAS_CRYPTOGRAPHY:
         problems.add("controller", "cryptography", "the Python package cryptography is required on the controller "
                      "to check pacs_lb_tls_certificates")
         return out, declared

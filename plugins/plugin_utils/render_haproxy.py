@@ -101,9 +101,11 @@ def _server_line(srv, svc, group, with_cookie):
     line = "server %s %s%s" % (srv["name"], addr, ":%d" % port if port else "")
     check = group["check"]
     tls = svc["tls"]
-    verify = (" verify required ca-file %s" % tls["server_ca"] + (" verifyhost %s" % tls["server_name"]
-                                                                   if tls["server_name"] else "")
-              if tls["server_verify"] else " verify none")
+    verify = " verify none"
+    if tls["server_verify"]:
+        verify = " verify required ca-file %s" % tls["server_ca"]
+        if tls["server_name"]:
+            verify += " verifyhost %s" % tls["server_name"]
     if check and check["type"] != "none":
         line += " check"
         if check["type"] == "https" and not svc.get("server_tls"):

@@ -142,8 +142,9 @@ def unreadable(info, key):
 
 def tls_outcome(probe, result, warn_days, fail_days):
     """(problem or None, warning or None, the row's tls facts) of one tls_probe result."""
-    facts = dict((k, result.get(k)) for k in ("protocol", "cipher", "alpn", "chain_valid", "verify_error",
-                                               "subject", "not_after", "days_left", "handshake_ms"))
+    keys = ("protocol", "cipher", "alpn", "chain_valid", "verify_error", "subject", "not_after", "days_left",
+            "handshake_ms")
+    facts = dict((k, result.get(k)) for k in keys)
     facts["ca"] = probe["tls"]["ca"]
     where = "service %s VIP %s:%d (TLS from the client side)" % (probe["service"], probe["vip"], probe["port"])
     if result.get("skipped") or not result:

@@ -3,8 +3,6 @@ a real HAProxy on loopback serving what the model renders, probed with real
 clients (openssl s_client, the tls_probe module, DICOM over TLS).
 
 The certificates are made by the test (tests/lab/files/lab_tls.py)."""
-import copy
-import datetime
 import os
 import socket
 import ssl
@@ -191,8 +189,8 @@ def test_passthrough_dicom_tls_check_is_verified_with_sni():
 
 
 def test_default_server_ca_and_the_opt_out_warning():
-    model = sm.build_model(**site([svc(server_tls=True), svc(name="OPTOUT", ports=444, server_tls=True,
-                                                              server_verify=False)], server_ca="site_ca"))
+    optout = svc(name="OPTOUT", ports=444, server_tls=True, server_verify=False)
+    model = sm.build_model(**site([svc(server_tls=True), optout], server_ca="site_ca"))
     backends = sm.render_haproxy(model)["backends"]
     assert "ssl verify required ca-file /etc/haproxy/pacs_lb_tls/site_ca.ca.pem" in backends[0]["servers"][0]
     assert "ssl verify none" in backends[1]["servers"][0]
@@ -211,6 +209,7 @@ def test_verify_judges_expiry_and_chain():
         result = dict({"handshake": True, "chain_valid": True, "days_left": 100, "subject": "CN=x",
                        "not_after": "2027-01-01T00:00:00Z", "protocol": "TLSv1.3"}, **tls)
         return vr.build_report(model, probes, [ok], {}, {}, tls_results={0: result}, warn_days=30, fail_days=7)
+
     def tls_problems(**tls):
         return [p for p in judge(**tls)["problems"] if not p.startswith("VRRP")]
     assert tls_problems() == [] and judge()["warnings"] == []
@@ -246,7 +245,7 @@ def tls_lab(tmp_path_factory):
     web = free_port()
     http = subprocess.Popen([sys.executable, "-m", "http.server", str(web), "--bind", "127.0.0.1"],
                             cwd=str(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    dicom_term, dicom_pass, dicom_mtls, portal, redirect = (free_port() for _ in range(5))
+    dicom_term, dicom_pass, dicom_mtls, portal, redirect = (free_port() for port in range(5))
     services = [
         svc(ports=portal, protocol="https", http_redirect_port=redirect, hsts_max_age=600,
             servers=[{"address": "127.0.0.1", "port": web}], check={"type": "http", "path": "/"}),

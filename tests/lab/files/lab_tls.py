@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The tests' own certificates: a root CA, an intermediate CA, and leaf
 certificates issued from it (made with the cryptography library; nothing is
 fetched). Used by the unit tests (import) and by the lab (command line):
