@@ -55,7 +55,7 @@ NFT_CHAIN = r"(inet|ip|ip6) [A-Za-z][A-Za-z0-9_-]{0,31} [A-Za-z][A-Za-z0-9_-]{0,
 TLS_REF = r"%s|%s" % (NAME, SAFE_PATH)
 TLS_REF_HINT = "the name of an entry of pacs_lb_tls_certificates, or an absolute path on the balancers"
 # A DNS name (SNI, a name a certificate must cover) or an IP address.
-DNS_NAME = r"[A-Za-z0-9*]([A-Za-z0-9.:-]{0,252})"
+DNS_NAME = r"[A-Za-z0-9*][A-Za-z0-9.:-]{0,252}"
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 
 # keepalived's checker timers end at 4294 s (its --config-test refuses more);
