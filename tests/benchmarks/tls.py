@@ -5,7 +5,8 @@ stores the same images in an Orthanc that speaks DICOM TLS only
 (DicomTlsEnabled, in a container of the lab image), alternately direct and
 through HAProxy as the haproxy role renders a terminated DICOM TLS VIP that
 re-encrypts to the server and verifies its certificate (server_tls,
-server_ca); the order flips every pair. HAProxy's CPU is read around every
+server_ca), with quickack on the balancer's routes as the role sets it
+(--no-quickack: without); the order flips every pair. HAProxy's CPU is read around every
 proxied run (CPU per GB moved through the TLS VIP).
 
 The cost of TLS per association: C-ECHO associations (the collection's own
@@ -118,6 +119,8 @@ def echo_timings(bench, host, port, called_ae, ca_pem, count):
 
 def main(argv=None):
     parser = bl.common_args(argparse.ArgumentParser(description=__doc__))
+    parser.add_argument("--no-quickack", action="store_true", help="leave the balancer's routes alone "
+                        "(haproxy_route_quickack: none)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     images, pairs, echoes = (20, 2, 30) if args.quick else (60, 4, 100)
@@ -129,6 +132,8 @@ def main(argv=None):
         storescp = bench.start_storescp("storescp", topo.server_ips[1], 4242)
         haproxy = bench.start_haproxy(services(topo, orthanc, storescp, crt, ca_file))
         haproxy.wait_servers_up(60)
+        if topo.kind == "veth" and not args.no_quickack:
+            topo.set_quickack()  # the role as rendered: haproxy_route_quickack: all
         files = []
         for n in range(images):
             path = os.path.join(bench.workdir, "img%03d.dcm" % n)
