@@ -242,6 +242,7 @@ def tls_lab(tmp_path_factory):
         ctx.load_cert_chain(cert, key)
         scps[name] = Scp(ssl_context=ctx)
     scps["plain"] = Scp()
+    scps["emerg"] = Scp()
     web = free_port()
     http = subprocess.Popen([sys.executable, "-m", "http.server", str(web), "--bind", "127.0.0.1"],
                             cwd=str(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -250,7 +251,9 @@ def tls_lab(tmp_path_factory):
         svc(ports=portal, protocol="https", http_redirect_port=redirect, hsts_max_age=600,
             servers=[{"address": "127.0.0.1", "port": web}], check={"type": "http", "path": "/"}),
         svc(name="DICOM_TLS", ports=dicom_term, protocol="dicom_tls", check={"type": "dicom"},
-            servers=[{"address": "127.0.0.1", "port": scps["plain"].port}]),
+            servers=[{"address": "127.0.0.1", "port": scps["plain"].port}],
+            routes=[{"name": "EMERGENCY", "calling_ae": "CT_EMERG",
+                     "servers": [{"name": "emerg", "address": "127.0.0.1", "port": scps["emerg"].port}]}]),
         # re-encrypted to TLS servers, verified: the wrong certificate is taken out
         svc(name="DICOM_MTLS", ports=dicom_mtls, protocol="dicom_tls", tls_client_ca="site_ca", server_tls=True,
             server_ca="site_ca",
@@ -287,7 +290,7 @@ def tls_lab(tmp_path_factory):
     client_cert = _write(tmp / "client.pem", lab_tls.cert_pem(CLIENT[0]) + lab_tls.cert_pem(PKI.intermediate[0]))
     client_key = _write(tmp / "client.key", lab_tls.key_pem(CLIENT[1]), 0o600)
     ca_file = _write(tmp / "ca.pem", CA_PEM)
-    yield {"ports": ports, "sock": sock, "ca": ca_file, "client": (client_cert, client_key), "tmp": tmp}
+    yield {"ports": ports, "sock": sock, "ca": ca_file, "client": (client_cert, client_key), "tmp": tmp, "scps": scps}
     proc.terminate()
     proc.wait(timeout=5)
     log.close()
@@ -355,10 +358,19 @@ def test_https_redirect_and_hsts(tls_lab):
     assert head.startswith("HTTP/1.1 301") and "location: https://pacs.example.org/x" in head.lower()
 
 
-def _echo(port, client=None, ca=CA_PEM):
+def _echo(port, client=None, ca=CA_PEM, calling="ECHOSCU"):
     from ansible_collections.medimaging.pacs_lb.plugins.module_utils.tls_client import client_context
     ctx = client_context(True, None, ca, *(open(p).read() for p in client) if client else (None, None))
-    return dicom_pdu.echo("127.0.0.100", port, "ANY-SCP", "ECHOSCU", timeout=5, tls_context=ctx)
+    return dicom_pdu.echo("127.0.0.100", port, "ANY-SCP", calling, timeout=5, tls_context=ctx)
+
+
+def test_routing_by_calling_ae_on_a_terminated_tls_vip(tls_lab):
+    """HAProxy reads the A-ASSOCIATE-RQ after decrypting it: AE routing works on the TLS VIP."""
+    emerg, plain = tls_lab["scps"]["emerg"], tls_lab["scps"]["plain"]
+    before = (len(emerg.events), len(plain.events))
+    assert _echo(tls_lab["ports"]["term"], calling="CT_EMERG")["ok"]
+    assert emerg.wait_for("EVT_RELEASED") and any(e[1] == "CT_EMERG" for e in emerg.events)
+    assert not any(e[1] == "CT_EMERG" for e in plain.events[before[1]:])
 
 
 def test_dicom_tls_terminated_passthrough_and_mutual(tls_lab):
