@@ -3,6 +3,7 @@ a real HAProxy on loopback serving what the model renders, probed with real
 clients (openssl s_client, the tls_probe module, DICOM over TLS).
 
 The certificates are made by the test (tests/lab/files/lab_tls.py)."""
+import json
 import os
 import socket
 import ssl
@@ -399,3 +400,35 @@ def test_backend_with_the_wrong_certificate_is_taken_out(tls_lab):
     rows = [line.split() for line in data.decode().splitlines() if line and not line.startswith("#")][1:]
     state = dict((r[3], r[5]) for r in rows)  # srv_name -> srv_op_state (2 = UP, 0 = DOWN)
     assert state == {"good": "2", "wrong": "0"}, data
+
+
+def _run_module(module, capsys, **args):
+    import yaml
+    from ansible.module_utils.testing import patch_module_args
+    with patch_module_args(args), pytest.raises(SystemExit) as exc:
+        module.main()
+    out = json.loads(capsys.readouterr().out)
+    assert (exc.value.code != 0) == bool(out.get("failed")), out
+    assert set(out) - {"changed", "failed", "msg", "invocation", "host", "port"} <= set(yaml.safe_load(module.RETURN))
+    return out
+
+
+def test_tls_probe_module_and_mutual_tls(tls_lab, capsys):
+    out = _run_module(tls_probe, capsys, host="127.0.0.100", port=tls_lab["ports"]["portal"], ca_data=CA_PEM,
+                      server_name="pacs.example.org")
+    assert out["ok"] and not out["changed"] and out["chain_valid"] and out["names"] == [
+        "pacs.example.org", "127.0.0.100"]
+    wrong_name = _run_module(tls_probe, capsys, host="127.0.0.100", port=tls_lab["ports"]["portal"], ca_data=CA_PEM,
+                             server_name="other.example.org", fail_on_error=False)
+    assert not wrong_name["ok"] and "mismatch" in wrong_name["verify_error"]
+    failed = _run_module(tls_probe, capsys, host="127.0.0.100", port=tls_lab["ports"]["portal"],
+                         ca_data=lab_tls.cert_pem(OTHER.root[0]))
+    assert failed["failed"] and "certificate not valid" in failed["msg"]
+    # mutual TLS: without a client certificate the handshake (or the first read) fails; with one it passes
+    port = tls_lab["ports"]["mtls"]
+    assert not _run_module(tls_probe, capsys, host="127.0.0.100", port=port, ca_data=CA_PEM,
+                           fail_on_error=False)["ok"]
+    cert, key = (open(p).read() for p in tls_lab["client"])
+    with_client = _run_module(tls_probe, capsys, host="127.0.0.100", port=port, ca_data=CA_PEM,
+                              client_cert_data=cert, client_key_data=key)
+    assert with_client["ok"] and key not in json.dumps(with_client)
