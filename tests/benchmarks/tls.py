@@ -107,7 +107,7 @@ def echo_timings(bench, host, port, called_ae, ca_pem, count):
 
     def run():
         out = []
-        for _ in range(count):
+        for _round in range(count):
             ctx = client_context(True, None, ca_pem) if ca_pem else None
             result = dicom_pdu.echo(host, port, called_ae, "BENCH", timeout=10, tls_context=ctx)
             if not result["ok"]:
