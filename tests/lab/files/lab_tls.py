@@ -138,6 +138,7 @@ def main():
         write(os.path.join(args.outdir, "wrong-%s.pem" % address), cert_pem(wrong[0]))
         write(os.path.join(args.outdir, "wrong-%s.key" % address), key_pem(wrong[1]), 0o600)
     expired = pki.leaf("expired.lab", names=["pacs-lb.lab"] + args.vip, days=-1, not_before_days=-30)
+    renewed = pki.leaf("renewed.pacs-lb.lab", names=["pacs-lb.lab"] + args.vip, days=400)
     entries = {
         "pacs_lb_tls_certificates": [
             pki.ca_entry("lab_ca", with_intermediate=True),
@@ -146,6 +147,8 @@ def main():
         ],
         # An expired certificate, for the test that the preflight stops before any host is touched.
         "lab_tls_expired_entry": pki.entry("lab_vip", expired, names=["pacs-lb.lab"] + args.vip),
+        # A renewed certificate (new key), for the test that renewal is one run and a reload.
+        "lab_tls_renewed_entry": pki.entry("lab_vip", renewed, names=["pacs-lb.lab"] + args.vip),
     }
     # JSON is YAML: no YAML library needed on the controller for this file.
     write(done, json.dumps(entries, indent=1) + "\n", 0o600)
