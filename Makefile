@@ -12,7 +12,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PACS_LB_GUEST_DIR := $(CURDIR)/.build/guest
 COLLECTION_LINK := .build/collections/ansible_collections/medimaging/pacs_lb
 SANITY_TREE := .build/sanity/ansible_collections/medimaging/pacs_lb
-APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables rsync make qemu-system-x86 qemu-utils iptables
+APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables rsync make qemu-system-x86 qemu-utils iptables sslscan
 LAB_INVENTORY := inventories/lab
 
 .PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit molecule build clean
@@ -29,7 +29,7 @@ help:
 
 .build/apt.stamp:
 	@command -v podman >/dev/null && command -v haproxy >/dev/null && command -v storescp >/dev/null \
-	  && command -v rsync >/dev/null && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || { apt-get update -qq && \
+	  && command -v rsync >/dev/null && command -v sslscan >/dev/null && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; }
 	@mkdir -p .build && touch $@
 

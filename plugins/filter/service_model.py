@@ -50,11 +50,13 @@ def _invalid(problems, what="The PACS load balancer model is"):
 
 
 def service_model(profile_services, user_services=None, vrrp_instances=None, pools=None, groups=None,
-                  hostvars=None, balancer_group="balancers", check_script_dirs=sm.DEFAULT_SCRIPT_DIRS):
+                  hostvars=None, balancer_group="balancers", check_script_dirs=sm.DEFAULT_SCRIPT_DIRS,
+                  tls_certificates=None, tls_server_ca=None):
     try:
         return sm.build_model(_plain(profile_services), _plain(user_services), _plain(vrrp_instances), _plain(pools),
                               _plain(dict(groups or {})), _plain(_plain_hostvars(hostvars, groups)), str(balancer_group),
-                              _plain(check_script_dirs))
+                              _plain(check_script_dirs), tls_certificates=_plain(tls_certificates),
+                              tls_server_ca=_plain(tls_server_ca))
     except sm.ModelError as exc:
         raise _invalid(exc.problems)
 

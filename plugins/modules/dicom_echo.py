@@ -54,6 +54,15 @@ options:
   tls_ca_file:
     description: PEM file of CA certificates used to verify the SCP. Defaults to the system trust store.
     type: path
+  tls_ca_data:
+    description: PEM text of CA certificates used to verify the SCP (instead of O(tls_ca_file)).
+    type: str
+  tls_client_cert_data:
+    description: PEM text of a client certificate, for SCPs or VIPs that require one (mutual TLS).
+    type: str
+  tls_client_key_data:
+    description: PEM text of the client certificate's unencrypted private key.
+    type: str
   fail_on_error:
     description: Fail the task when the echo does not succeed. With V(false) the result is only reported.
     type: bool
@@ -166,18 +175,9 @@ timings_ms:
   sample: {"connect": 0.4, "associate": 2.1, "echo": 0.9, "release": 0.6, "total": 4.3}
 """
 
-import ssl
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils.dicom_pdu import echo, validate_ae_title
-
-
-def tls_context(verify, ca_file):
-    ctx = ssl.create_default_context(cafile=ca_file)
-    if not verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils.tls_client import ARGUMENT_SPEC, context_from_params
 
 
 def main():
@@ -188,17 +188,16 @@ def main():
             called_ae=dict(type="str", default="ANY-SCP"),
             calling_ae=dict(type="str", default="LBCHECK"),
             timeout=dict(type="float", default=10.0),
-            tls=dict(type="bool", default=False),
-            tls_verify=dict(type="bool", default=True),
-            tls_ca_file=dict(type="path"),
             fail_on_error=dict(type="bool", default=True),
+            **ARGUMENT_SPEC
         ),
+        required_together=[("tls_client_cert_data", "tls_client_key_data")],
         supports_check_mode=True,
     )
     p = module.params
     try:
         called, calling = validate_ae_title(p["called_ae"]), validate_ae_title(p["calling_ae"])
-        ctx = tls_context(p["tls_verify"], p["tls_ca_file"]) if p["tls"] else None
+        ctx = context_from_params(p)
     except (ValueError, OSError) as exc:  # bad AE title, unreadable or invalid CA file
         module.fail_json(msg=str(exc))
 

@@ -44,6 +44,26 @@ options:
     elements: str
     choices: [AA, AE, AR, CA, CE, CR]
     default: [AA, CA]
+  tls:
+    description: Speak MLLP over TLS (HL7 over TLS, usually port 2576).
+    type: bool
+    default: false
+  tls_verify:
+    description: Verify the peer's certificate chain. Only used with O(tls=true).
+    type: bool
+    default: true
+  tls_ca_file:
+    description: PEM file of CA certificates used to verify the peer. Defaults to the system trust store.
+    type: path
+  tls_ca_data:
+    description: PEM text of CA certificates used to verify the peer (instead of O(tls_ca_file)).
+    type: str
+  tls_client_cert_data:
+    description: PEM text of a client certificate, for peers or VIPs that require one (mutual TLS).
+    type: str
+  tls_client_key_data:
+    description: PEM text of the client certificate's unencrypted private key.
+    type: str
   fail_on_error:
     description: Fail the task when the probe does not succeed. With V(false) the result is only reported.
     type: bool
@@ -134,6 +154,7 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils.mllp import probe
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils.tls_client import ARGUMENT_SPEC, context_from_params
 
 
 def main():
@@ -146,12 +167,19 @@ def main():
             expect=dict(type="list", elements="str", default=["AA", "CA"],
                         choices=["AA", "AE", "AR", "CA", "CE", "CR"]),
             fail_on_error=dict(type="bool", default=True),
+            **ARGUMENT_SPEC
         ),
+        required_together=[("tls_client_cert_data", "tls_client_key_data")],
         supports_check_mode=True,
     )
     p = module.params
     try:
-        result = probe(p["host"], p["port"], message=p["hl7_message"], timeout=p["timeout"], expect=p["expect"])
+        ctx = context_from_params(p)
+    except (ValueError, OSError) as exc:  # unreadable or invalid CA / client certificate
+        module.fail_json(msg=str(exc))
+    try:
+        result = probe(p["host"], p["port"], message=p["hl7_message"], timeout=p["timeout"], expect=p["expect"],
+                       tls_context=ctx)
     except ValueError as exc:  # hl7_message without MSH or with MLLP framing bytes
         module.fail_json(msg="invalid message: %s" % exc)
     if not result["ok"] and p["fail_on_error"]:

@@ -50,6 +50,13 @@ NFT_NAME = r"[A-Za-z][A-Za-z0-9_]{0,31}"
 WINDOWS_NAME = r"[A-Za-z0-9_][A-Za-z0-9 _.()-]{0,255}"
 WINDOWS_PATH = r"[A-Za-z]:\\[^\x00-\x1f\x7f\"*?<>|]{0,250}"
 NFT_CHAIN = r"(inet|ip|ip6) [A-Za-z][A-Za-z0-9_-]{0,31} [A-Za-z][A-Za-z0-9_-]{0,31}"
+# A certificate or CA: the name of an entry of pacs_lb_tls_certificates, or
+# an absolute path already on the balancers.
+TLS_REF = r"%s|%s" % (NAME, SAFE_PATH)
+TLS_REF_HINT = "the name of an entry of pacs_lb_tls_certificates, or an absolute path on the balancers"
+# A DNS name (SNI, a name a certificate must cover) or an IP address.
+DNS_NAME = r"[A-Za-z0-9*][A-Za-z0-9.:-]{0,252}"
+TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 
 # keepalived's checker timers end at 4294 s (its --config-test refuses more);
 # one hour is far beyond any useful check interval or timeout.
@@ -164,11 +171,30 @@ SERVICE = {
     "port_groups": field("list", "Several ports of one VIP, each with its own check.", schema=PORT_GROUP),
     "routes": field("list", "Content routing to another pool.", schema=ROUTE),
     "forwardfor": field("bool", "X-Forwarded-For (HTTP only).", default=False, used_by=("l7",), used_by_field="mode"),
-    "tls_certificate": field("str", "PEM path on the balancers: TLS termination.", pattern=SAFE_PATH,
-                             hint="an absolute path of letters, digits and / . _ + -", used_by=("l7",),
-                             used_by_field="mode"),
+    "tls_certificate": field("str", "TLS termination on the balancers with this certificate: the name of an entry "
+                             "of pacs_lb_tls_certificates (deployed by the haproxy role), or a combined PEM (certificate, "
+                             "chain, key) already on the balancers.", pattern=TLS_REF, hint=TLS_REF_HINT,
+                             used_by=("l7",), used_by_field="mode"),
+    "tls_min_version": field("str", "Lowest TLS version the terminated VIP accepts (default TLSv1.2).",
+                             choices=TLS_VERSIONS, used_by=("l7",), used_by_field="mode"),
+    "tls_client_ca": field("str", "Mutual TLS: clients must present a certificate issued by this CA (an entry of "
+                           "pacs_lb_tls_certificates without key, or a CA file on the balancers).", pattern=TLS_REF,
+                           hint=TLS_REF_HINT, used_by=("l7",), used_by_field="mode"),
+    "hsts_max_age": field("int", "Strict-Transport-Security max-age in seconds on a terminated HTTP portal (0: no "
+                          "header).", minimum=0, maximum=63072000, used_by=("l7",), used_by_field="mode"),
+    "http_redirect_port": field("int", "A plain HTTP port on the VIP that redirects to HTTPS (a terminated HTTP "
+                                "portal).", minimum=1, maximum=65535, used_by=("l7",), used_by_field="mode"),
     "server_tls": field("bool", "HAProxy speaks TLS to the real servers.", default=False,
                         used_by=PROXIED_MODES, used_by_field="mode"),
+    "server_ca": field("str", "CA that the real servers' certificates are verified against (server_tls, https "
+                       "checks, DICOM/HL7 TLS checks); default pacs_lb_tls_server_ca.", pattern=TLS_REF,
+                       hint=TLS_REF_HINT, used_by=PROXIED_MODES, used_by_field="mode"),
+    "server_verify": field("bool", "Verify the real servers' certificates (default true). false is an explicit "
+                           "opt-out (verify none), which verify reports as a warning.", used_by=PROXIED_MODES,
+                           used_by_field="mode"),
+    "server_name": field("str", "Name sent as SNI to the real servers and required in their certificates "
+                         "(default: no SNI, the chain alone is verified).", pattern=r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}",
+                         hint="a DNS name", used_by=PROXIED_MODES, used_by_field="mode"),
     "cookie_name": field("str", "Cookie of cookie_source_ip.", default="PACSLB", pattern=COOKIE,
                          hint="1-32 letters, digits, _ -", used_by=("l7",), used_by_field="mode"),
     "maxconn": field("int", "Frontend connection limit.", minimum=1, maximum=1000000, used_by=PROXIED_MODES,
@@ -187,6 +213,22 @@ VRRP_INSTANCE = {
     "nat_gateway": field("str", "Floating address, held with the VIPs, that the real servers of this instance's "
                          "Layer 4 NAT services route their replies through. Needed by l4_nat.",
                          doc_type="IP address"),
+}
+
+TLS_CERTIFICATE = {
+    "name": field("str", "Name that services use in tls_certificate, tls_client_ca or server_ca.", required=True,
+                  pattern=NAME, hint="letters, digits, _ . -"),
+    "certificate": field("pem", "PEM content: the server certificate first (intermediates may follow), or for an "
+                         "entry without key the CA certificate(s).", doc_type="PEM text"),
+    "chain": field("pem", "PEM content: the intermediate certificates, in order.", doc_type="PEM text"),
+    "key": field("pem", "PEM content of the unencrypted private key (keep it in Ansible Vault).", doc_type="PEM text"),
+    "ca": field("str", "The CA entry the chain must end at (chain completeness is then checked).", pattern=NAME,
+                hint="the name of a CA entry"),
+    "names": field("strlist", "DNS names or IP addresses the certificate must cover.", pattern=DNS_NAME,
+                   hint="a DNS name or IP address"),
+    "path": field("str", "Instead of PEM content: a file already on the balancers (combined PEM for a certificate, "
+                  "or a CA file); not deployed and not checked on the controller.", pattern=SAFE_PATH,
+                  hint="an absolute path of letters, digits and / . _ + -"),
 }
 
 HOST = {
@@ -227,6 +269,10 @@ ROLE_OPTIONS = {
     "haproxy_port_redirect_table": field("str", "", pattern=NFT_NAME, hint="an nftables name of letters, digits, _"),
     "haproxy_port_redirect_file": _path("", None),
     "haproxy_systemd_dropin": _path("", None),
+    "haproxy_tls_ciphers": field("str", "", pattern=r"[A-Za-z0-9_:+!@=-]{1,2000}",
+                                 hint="an OpenSSL cipher list (letters, digits, _ : + ! @ = -)"),
+    "haproxy_tls_ciphersuites": field("str", "", pattern=r"[A-Za-z0-9_:]{1,1000}",
+                                      hint="TLS 1.3 cipher suites separated by :"),
     "keepalived_package": field("str", "", pattern=r"[a-z0-9][a-z0-9+.=~:-]{0,127}", hint="a package name"),
     "keepalived_config_path": _path("", None),
     "keepalived_vrrp_version": field("int", "", choices=(2, 3)),
@@ -280,6 +326,10 @@ ROLE_OPTIONS = {
     "verify_report_dir": field("str", ""),
     "verify_haproxy_socket": _path("", None),
     "verify_fail_on_problem": field("bool", ""),
+    "verify_tls_warn_days": field("int", "", minimum=0, maximum=3650),
+    "verify_tls_fail_days": field("int", "", minimum=0, maximum=3650),
+    "verify_tls_client_certificate": field("str", "", pattern=NAME, hint="an entry of pacs_lb_tls_certificates",
+                                           empty_ok=True),
     "maintenance_server": field("str", "", pattern=NAME, hint="a real server of the model"),
     "maintenance_phase": field("str", "", choices=("drain", "ready", "cycle")),
     "maintenance_drain_timeout": field("int", "", minimum=0, maximum=86400),
@@ -361,6 +411,11 @@ def _scalar(spec, value):
         out = to_int(value)
     elif ftype == "float":
         out = _to_float(value)
+    elif ftype == "pem":
+        # Never shown in a message: it may be a private key.
+        if not isinstance(value, str) or not re.fullmatch(r"[\x20-\x7e\r\n\t]*", value):
+            raise ValueError("must be PEM text (printable ASCII, lines); the value is not shown")
+        out = value
     elif ftype == "hl7":
         out = _text(value, allowed=r"[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f]*", what="control characters but CR and LF")
     else:
@@ -476,7 +531,7 @@ def _check_advert_int(values, where, problems):
 # tables of docs/service-model.md are made from the declarations above;
 # tests/unit/test_model_docs.py fails when the committed files differ.
 
-_SPEC_TYPES = {"str": "str", "int": "int", "bool": "bool", "float": "float", "hl7": "str", "ports": "raw",
+_SPEC_TYPES = {"str": "str", "int": "int", "bool": "bool", "float": "float", "hl7": "str", "pem": "str", "ports": "raw",
                "check": "raw", "list": "list", "strlist": "list"}
 
 
@@ -542,6 +597,7 @@ def markdown_table(fields):
 DOC_TABLES = (("A service (`pacs_lb_services` entry)", SERVICE), ("A check (`check`)", CHECK),
               ("A server (`servers` entry)", SERVER), ("A port group (`port_groups` entry)", PORT_GROUP),
               ("A route (`routes` entry)", ROUTE), ("A VRRP instance (`pacs_lb_vrrp_instances` entry)", VRRP_INSTANCE),
+              ("A certificate or CA (`pacs_lb_tls_certificates` entry)", TLS_CERTIFICATE),
               ("Host variables of balancers and real servers", HOST))
 
 

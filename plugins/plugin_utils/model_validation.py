@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - reported as a clear error at use time
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu, mllp
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import model_schema as schema
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import tls_check
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_schema import Problems, show
 
 MODES = schema.MODES
@@ -60,6 +61,9 @@ DEFAULT_SCRIPT_DIRS = ("/usr/local/libexec/pacs_lb",)
 # VRRP networks narrower than this hold no VIP beside the balancers; wider
 # ones (down to /0) are a typo that would put every address "inside".
 MIN_PREFIX = {4: 8, 6: 16}
+# Where the haproxy role deploys the entries of pacs_lb_tls_certificates.
+TLS_DIR = "/etc/haproxy/pacs_lb_tls"
+TLS_PROTOCOLS = ("dicom_tls", "hl7_tls", "https")
 MAX_PREFIX = {4: 30, 6: 126}
 
 
@@ -345,6 +349,11 @@ def _normalize_service(svc, ctx, problems):
             if netaddr.IPAddress(srv["address"]) not in instance["network_obj"]:
                 problems.add(where, "server '%s'" % srv["name"],
                              "Layer 4 DR needs real servers on the balancer's layer 2 network %s" % instance["network"])
+    # keepalived refuses a virtual server whose real servers weigh nothing
+    # together (its quorum of 1 cannot be met); failover sets its own weights.
+    if renderer == "keepalived" and servers and not svc["failover"] and not any(s["weight"] for s in servers):
+        problems.add(where, "servers", "every real server has weight 0, so IPVS could send nothing and keepalived "
+                     "refuses the virtual server; give at least one a weight (pacs_lb_weight 1-256)")
     # NAT: the replies must come back through the balancer that rewrote the
     # request, so the real servers route them to a gateway address that
     # floats with the VIPs, on their own link.
@@ -409,6 +418,7 @@ def _normalize_service(svc, ctx, problems):
         problems.add(where, "cookie_name", "is used only with persistence cookie_source_ip")
 
     routes = _normalize_routes(svc, where, renderer, problems, ctx)
+    tls, server_tls = _service_tls(svc, where, renderer, groups_out, routes, problems, ctx)
     return {
         "name": name,
         "description": svc.get("description") or "",
@@ -423,13 +433,14 @@ def _normalize_service(svc, ctx, problems):
         "persistence_timeout": svc["persistence_timeout"],
         "cookie_name": svc.get("cookie_name") or schema.SERVICE["cookie_name"]["default"],
         "forwardfor": svc.get("forwardfor", False),
-        "tls_certificate": svc.get("tls_certificate"),
+        "tls_certificate": tls["certificate"],
+        "tls": tls,
         "failover": svc["failover"],
         "maxconn": svc.get("maxconn"),
         "servers": servers,
         "port_groups": groups_out,
         "routes": routes,
-        "server_tls": svc.get("server_tls", False),
+        "server_tls": server_tls,
         "nat_gateway": instance["nat_gateway"] if instance and svc["mode"] == "l4_nat" else None,
     }
 
@@ -447,8 +458,10 @@ def _normalize_routes(svc, where, renderer, problems, ctx):
         rname = route.get("name") or "route%d" % (pos + 1)
         value = route[match]
         if match in ("called_ae", "calling_ae"):
-            if svc["protocol"] != "dicom" or renderer != "haproxy":
-                problems.add(rwhere, match, "routing by AE title needs protocol dicom in mode l7 or l4_snat")
+            dicom_seen = svc["protocol"] == "dicom" or (svc["protocol"] == "dicom_tls" and svc.get("tls_certificate"))
+            if not dicom_seen or renderer != "haproxy":
+                problems.add(rwhere, match, "routing by AE title needs protocol dicom in mode l7 or l4_snat, or "
+                             "dicom_tls terminated on the balancer (tls_certificate)")
                 continue
             try:
                 value = dicom_pdu.validate_ae_title(value)
@@ -472,6 +485,178 @@ def _normalize_routes(svc, where, renderer, problems, ctx):
                        "check": rcheck, "server_port": route.get("server_port"),
                        "server_tls": route.get("server_tls", svc.get("server_tls", False))})
     return routes
+
+
+def _tls_ref(value, field, kind, where, problems, ctx):
+    """A certificate or CA reference -> {name, path}, or None (unset, or a problem added)."""
+    if value is None:
+        return None
+    if value.startswith("/"):
+        return {"name": None, "path": value}
+    entry = ctx["tls"].get(value)
+    if entry is None:
+        if value not in ctx["tls_declared"]:
+            problems.add(where, field, "'%s' is not an entry of pacs_lb_tls_certificates (%s)" % (
+                value, ", ".join(sorted(ctx["tls_declared"])) or "none defined"))
+        return None
+    if kind == "certificate" and entry["kind"] == "ca":
+        problems.add(where, field, "'%s' is a CA (an entry without key); a terminated VIP needs an entry with "
+                     "certificate and key" % value)
+        return None
+    if kind == "ca" and entry["kind"] == "certificate":
+        problems.add(where, field, "'%s' is a server certificate with its key; name a CA entry (certificate without "
+                     "key)" % value)
+        return None
+    return {"name": value, "path": entry["path"]}
+
+
+def _service_tls(svc, where, renderer, groups, routes, problems, ctx):
+    """TLS of one service, decided once: the frontend (termination, policy,
+    client certificates) and the way to the servers (verified by default).
+    Sets check["tls"] on the HAProxy checks that must speak TLS."""
+    protocol = svc["protocol"]
+    cert = _tls_ref(svc.get("tls_certificate"), "tls_certificate", "certificate", where, problems, ctx)
+    terminated = svc.get("tls_certificate") is not None
+    http = protocol == "http" or (protocol == "https" and terminated)
+    if terminated and protocol in ("dicom", "hl7", "http"):
+        problems.add(where, "tls_certificate", "a VIP that terminates TLS speaks %s_tls to its clients: set protocol "
+                     "%s" % (protocol, {"dicom": "dicom_tls", "hl7": "hl7_tls", "http": "https"}[protocol]))
+    for field in ("tls_min_version", "tls_client_ca"):
+        if svc.get(field) is not None and not terminated:
+            problems.add(where, field, "is used only when the balancer terminates TLS (set tls_certificate)")
+    for field in ("hsts_max_age", "http_redirect_port"):
+        if svc.get(field) is not None and not (terminated and http):
+            problems.add(where, field, "is used only by a terminated HTTPS portal (protocol https with tls_certificate)")
+    passthrough = renderer == "haproxy" and protocol in TLS_PROTOCOLS and not terminated
+    server_tls = bool(svc.get("server_tls", False))
+    if passthrough and (server_tls or any(r["server_tls"] for r in routes)):
+        problems.add(where, "server_tls", "the clients' TLS passes through to the servers (no tls_certificate); "
+                     "server_tls would encrypt it twice: terminate it with tls_certificate, or drop server_tls")
+    redirect = svc.get("http_redirect_port")
+    if redirect is not None and any(first <= redirect <= last for g in groups for first, last in g["ports"]):
+        problems.add(where, "http_redirect_port", "%d is one of the service's own ports" % redirect)
+    # Which HAProxy connections to the servers speak TLS: the traffic
+    # (server_tls), and the checks (https, or the DICOM/HL7 check of a
+    # passthrough TLS service or of re-encrypted traffic).
+    uses_tls = False
+    if renderer == "haproxy":
+        for group in groups:
+            check = group["check"]
+            if check and check["type"] in ("dicom", "hl7"):
+                check["tls"] = passthrough or server_tls
+            uses_tls = uses_tls or server_tls or bool(check and (check["type"] == "https" or check.get("tls")))
+        for route in routes:
+            check = route["check"]
+            if check and check["type"] in ("dicom", "hl7"):
+                check["tls"] = passthrough or route["server_tls"]
+            inherited = groups[0]["check"] if groups and check is None else check
+            uses_tls = uses_tls or route["server_tls"] or bool(
+                inherited and (inherited["type"] == "https" or inherited.get("tls")))
+            if check is None and inherited and inherited["type"] in ("dicom", "hl7") and inherited.get(
+                    "tls") != (passthrough or route["server_tls"]):
+                route["check"] = dict(inherited, tls=passthrough or route["server_tls"])
+    verify = svc.get("server_verify")
+    verify = True if verify is None else verify
+    server_ca = None
+    ca_value = svc.get("server_ca") or ctx["tls_server_ca"]
+    if uses_tls and verify:
+        if ca_value is None:
+            problems.add(where, "server_ca", "HAProxy speaks TLS to the servers (server_tls, an https check or a "
+                         "DICOM/HL7 TLS check) and verifies their certificates: name the CA (server_ca, or "
+                         "pacs_lb_tls_server_ca for every service), or opt out with server_verify: false (reported "
+                         "by verify)")
+        else:
+            server_ca = _tls_ref(ca_value, "server_ca" if svc.get("server_ca") else "pacs_lb_tls_server_ca", "ca",
+                                 where, problems, ctx)
+    elif not uses_tls:
+        for field in ("server_ca", "server_name", "server_verify"):
+            if svc.get(field) is not None:
+                problems.add(where, field, "is used only when HAProxy speaks TLS to the servers (server_tls, an https "
+                             "check, or a DICOM/HL7 TLS check)")
+    client_ca = _tls_ref(svc.get("tls_client_ca"), "tls_client_ca", "ca", where, problems, ctx)
+    entry = ctx["tls"].get(cert["name"]) if cert and cert["name"] else None
+    tls = {
+        "certificate": cert["path"] if cert else None,
+        "certificate_name": cert["name"] if cert else None,
+        # The CA that verify checks the served certificate against: the
+        # certificate's own CA when the balancer terminates, the servers' CA
+        # when TLS passes through.
+        "probe_ca": (entry or {}).get("ca") if terminated else (server_ca or {}).get("name") or (
+            ctx["tls_server_ca"] if protocol in TLS_PROTOCOLS and ctx["tls_server_ca"] in ctx["tls"] else None),
+        "terminated": terminated,
+        "passthrough": passthrough,
+        "min_version": svc.get("tls_min_version") or "TLSv1.2",
+        "alpn": terminated and http,
+        "client_ca": client_ca["path"] if client_ca else None,
+        "client_ca_name": client_ca["name"] if client_ca else None,
+        "hsts_max_age": svc.get("hsts_max_age") or 0,
+        "redirect_port": redirect,
+        "to_servers": uses_tls,
+        "server_verify": bool(verify),
+        "server_ca": server_ca["path"] if server_ca else None,
+        "server_name": svc.get("server_name"),
+    }
+    return tls, server_tls
+
+
+def _tls_entries(raw, problems, now=None):
+    """pacs_lb_tls_certificates -> {name: public facts}, every entry checked
+    (PEM content with the cryptography library; paths are HAProxy's to check)."""
+    out, declared, checked = {}, [], []
+    if raw is None:
+        return out, declared
+    if not isinstance(raw, list):
+        problems.add("inventory", "pacs_lb_tls_certificates", "must be a list of {name, certificate, chain, key, ca, "
+                     "names} or {name, path}, got %s" % type(raw).__name__)
+        return out, declared
+    for pos, item in enumerate(raw):
+        name = item.get("name") if isinstance(item, dict) else None
+        where = "tls certificate %s" % show(name) if isinstance(name, str) else "tls certificate #%d" % (pos + 1)
+        if isinstance(name, str):
+            if name in declared:
+                problems.add(where, "name", "defined twice in pacs_lb_tls_certificates")
+                continue
+            declared.append(name)
+        entry = schema.check_mapping(schema.TLS_CERTIFICATE, item, where, "", problems)
+        if entry is None:
+            continue
+        if ("certificate" in entry) == ("path" in entry):
+            problems.add(where, "certificate", "give either certificate (PEM content) or path (a file already on "
+                         "the balancers)")
+            continue
+        for key in ("chain", "key", "ca", "names"):
+            if key in entry and "path" in entry:
+                problems.add(where, key, "needs PEM content in certificate (a path is checked by HAProxy only)")
+            elif key in ("chain", "ca", "names") and key in entry and "key" not in entry:
+                problems.add(where, key, "is used only by a server certificate (an entry with key)")
+        checked.append((where, entry))
+    if any("certificate" in pair[1] for pair in checked) and not tls_check.HAS_CRYPTOGRAPHY:
+        problems.add("controller", "cryptography", "the Python package cryptography is required on the controller "
+                     "to check pacs_lb_tls_certificates")
+        return out, declared
+    cas = {}
+    for where, entry in checked:
+        if "certificate" in entry and "key" not in entry:
+            try:
+                cas[entry["name"]] = tls_check.load_certificates(entry["certificate"])
+            except ValueError:
+                pass  # reported by check_entry below
+    for where, entry in checked:
+        name = entry["name"]
+        if "path" in entry:
+            out[name] = {"name": name, "kind": "file", "path": entry["path"], "managed": False}
+            continue
+        if entry.get("ca") and entry["ca"] not in cas:
+            problems.add(where, "ca", "'%s' is not a CA entry of pacs_lb_tls_certificates (certificate, no key)" % (
+                entry["ca"]))
+        facts = tls_check.check_entry(entry, cas, lambda f, t, w=where: problems.add(w, f, t), now)
+        if facts is None:
+            continue
+        ca = facts["kind"] == "ca"
+        out[name] = dict(facts, name=name, managed=True, ca=entry.get("ca"),
+                         path="%s/%s%s" % (TLS_DIR, name, ".ca.pem" if ca else ".pem"),
+                         pem=entry["certificate"] if ca else None)
+    return out, declared
 
 
 def _normalize_instances(raw_instances, problems):
@@ -566,7 +751,8 @@ def _balancers(groups, balancer_group, ctx, problems):
 
 
 def build_model(profile_services, user_services, vrrp_instances, pools=None, groups=None, hostvars=None,
-                balancer_group="balancers", check_script_dirs=DEFAULT_SCRIPT_DIRS):
+                balancer_group="balancers", check_script_dirs=DEFAULT_SCRIPT_DIRS, tls_certificates=None,
+                tls_server_ca=None, now=None):
     """Merge, validate and normalize. Returns the model or raises ModelError."""
     if netaddr is None:
         raise ModelError(["controller: netaddr: the Python package netaddr is required on the controller"])
@@ -593,6 +779,12 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
                                  if isinstance(i, dict) and isinstance(i.get("name"), str)]
     ctx["default_instance"] = next(iter(ctx["declared_instances"]), None)
     ctx["balancers"] = balancers = _balancers(groups, balancer_group, ctx, problems)
+    ctx["tls"], ctx["tls_declared"] = _tls_entries(tls_certificates, problems, now)
+    ctx["tls_server_ca"] = None
+    if tls_server_ca is not None:
+        ctx["tls_server_ca"] = schema.check_field(schema.field("str", "", pattern=schema.TLS_REF,
+                                                               hint=schema.TLS_REF_HINT), tls_server_ca,
+                                                  "inventory", "pacs_lb_tls_server_ca", problems)
 
     services = []
     for raw in merge_services(profile_services, user_services, problems):
@@ -638,10 +830,17 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
     # that carries IPVS services. A single balancer has nobody to sync with.
     ipvs_instances = set(svc["vrrp_instance"] for svc in services if svc["renderer"] == "keepalived")
     sync = next((inst for inst in instances if inst["name"] in ipvs_instances), None) if len(balancers) > 1 else None
+    # The files the haproxy role deploys (content comes from the inventory,
+    # never from the model: keys stay out of facts), and the public facts
+    # verify uses (CA certificates, expiry dates).
+    tls_files = [{"name": e["name"], "path": e["path"], "kind": e["kind"]}
+                 for e in ctx["tls"].values() if e["managed"]]
+    tls_public = dict((name, dict((k, v) for k, v in e.items() if k != "managed")) for name, e in ctx["tls"].items())
     return {"services": services, "vrrp_instances": instances, "balancers": balancers,
             "ipvs_sync_instance": sync and {k: sync[k] for k in ("name", "interface", "virtual_router_id")},
             "ipvs_nat_interfaces": sorted(set(inst["interface"] for inst in instances if any(
-                svc["mode"] == "l4_nat" and svc["vrrp_instance"] == inst["name"] for svc in services)))}
+                svc["mode"] == "l4_nat" and svc["vrrp_instance"] == inst["name"] for svc in services))),
+            "tls_dir": TLS_DIR, "tls_files": tls_files, "tls_certificates": tls_public}
 
 
 def haproxy_section_names(svc):
@@ -697,6 +896,14 @@ def _check_collisions(services, balancers, ctx, problems):
                         problems.add(where, "ports", "%s:%s overlaps service '%s' on the same VIP" % (
                             group["vip"], format_ports([(max(first, ofirst), min(last, olast))]), other_name))
                 bound.append((group["vip"], svc["name"], first, last))
+        redirect = (svc.get("tls") or {}).get("redirect_port")
+        if redirect is not None and svc["port_groups"] and svc["port_groups"][0]["vip"] is not None:
+            vip = svc["port_groups"][0]["vip"]
+            for other_vip, other_name, ofirst, olast in bound:
+                if other_vip == vip and ofirst <= redirect <= olast and other_name != svc["name"]:
+                    problems.add(where, "http_redirect_port", "%s:%d is a port of service '%s'" % (
+                        vip, redirect, other_name))
+            bound.append((vip, svc["name"], redirect, redirect))
     # A NAT gateway is an address of its own: were it a VIP, a balancer or a
     # server, replies and requests would be mixed up on one address.
     for inst in ctx["instances"].values():

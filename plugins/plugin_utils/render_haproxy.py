@@ -46,6 +46,19 @@ def _haproxy_quote(text):
     return "'%s'" % text.replace("'", "'\\''")
 
 
+def _tls_bind_options(tls):
+    """The bind options of a terminated VIP: certificate, lowest version,
+    ALPN on HTTP portals, client certificates required against a CA (mutual
+    TLS). Ciphers, no TLS tickets and the rest of the policy are global
+    (ssl-default-bind-* in the template)."""
+    opts = " ssl crt %s ssl-min-ver %s" % (tls["certificate"], tls["min_version"])
+    if tls["alpn"]:
+        opts += " alpn h2,http/1.1"
+    if tls["client_ca"]:
+        opts += " ca-file %s verify required" % tls["client_ca"]
+    return opts
+
+
 def _bind_address(vip, port_spec):
     host = "[%s]" % vip if ":" in vip else vip
     return ",".join("%s:%s" % (host, part) for part in port_spec.split(","))
@@ -87,21 +100,29 @@ def _server_line(srv, svc, group, with_cookie):
     # port), which is how one multi-port VIP maps onto same-port servers.
     line = "server %s %s%s" % (srv["name"], addr, ":%d" % port if port else "")
     check = group["check"]
+    tls = svc["tls"]
+    verify = " verify none"
+    if tls["server_verify"]:
+        verify = " verify required ca-file %s" % tls["server_ca"]
+        if tls["server_name"]:
+            verify += " verifyhost %s" % tls["server_name"]
     if check and check["type"] != "none":
         line += " check"
         if check["type"] == "https" and not svc.get("server_tls"):
-            line += " check-ssl verify none"
+            line += " check-ssl" + verify
         elif check.get("tls") and not svc.get("server_tls"):
-            # "tcp-check connect ssl" (DICOM/HL7 over TLS) verifies against a
-            # CA file by default, which haproxy -c refuses without one.
-            line += " verify none"
+            # "tcp-check connect ssl" (DICOM/HL7 over TLS) takes the
+            # server's verify and ca-file settings.
+            line += verify
+        if tls["server_name"] and (check["type"] == "https" or check.get("tls")):
+            line += " check-sni %s" % tls["server_name"]
         if check.get("port"):
             line += " port %d" % check["port"]
         elif not port:
             # Without a fixed server port HAProxy needs a port to check.
             line += " port %d" % group["ports"][0][0]
     if svc.get("server_tls"):
-        line += " ssl verify none"
+        line += " ssl" + verify + (" sni str(%s)" % tls["server_name"] if tls["server_name"] else "")
     line += " weight %d" % srv["weight"]
     if srv["backup"]:
         line += " backup"
@@ -172,11 +193,19 @@ def render_haproxy(model, on_server_down="keep_sessions"):
             if redirect:
                 redirects.append(redirect)
             bind = redirect["to"] if redirect else _bind_address(group["vip"], group["port_spec"])
-            if svc["tls_certificate"]:
-                bind += " ssl crt %s" % svc["tls_certificate"]
-            fe = {"name": "fe_" + base, "mode": "http" if http else "tcp", "binds": [bind],
+            tls = svc["tls"]
+            binds = [bind]
+            if tls["certificate"]:
+                binds[0] += _tls_bind_options(tls)
+            fe = {"name": "fe_" + base, "mode": "http" if http else "tcp", "binds": binds,
                   "lines": [], "use_backends": [], "default_backend": "be_" + base,
                   "description": _haproxy_quote(svc["description"]) if svc["description"] else ""}
+            if tls["redirect_port"]:
+                binds.append(_bind_address(group["vip"], str(tls["redirect_port"])))
+                fe["lines"].append("http-request redirect scheme https code 301 unless { ssl_fc }")
+            if tls["hsts_max_age"]:
+                fe["lines"].append("http-response set-header Strict-Transport-Security %s if { ssl_fc }" % (
+                    _haproxy_quote("max-age=%d" % tls["hsts_max_age"])))
             if svc["maxconn"]:
                 fe["lines"].append("maxconn %d" % svc["maxconn"])
             backends.append(_backend("be_" + base, svc, group, svc["servers"], svc["scheduler"], http, on_server_down))
@@ -208,7 +237,7 @@ def render_haproxy(model, on_server_down="keep_sessions"):
     ipv6 = any(":" in g["vip"] for svc in model["services"] if svc["renderer"] == "haproxy" for g in svc["port_groups"])
     families = ["ipv4"] + (["ipv6"] if ipv6 else [])
     return {"frontends": frontends, "backends": backends, "port_redirects": redirects, "server_addresses": addresses,
-            "ip_families": families,
+            "ip_families": families, "tls_files": model.get("tls_files", []),
             "needs_external_check": any("option external-check" in b["lines"] for b in backends)}
 
 

@@ -17,7 +17,9 @@ from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.service_model i
 
 # Probe kind per check type: the protocol's own check where it has one.
 PROBE_BY_CHECK = {"dicom": "dicom", "hl7": "hl7", "http": "http", "http_head": "http", "https": "https"}
-PROBE_BY_PROTOCOL = {"dicom": "dicom", "hl7": "hl7", "http": "http", "https": "https"}
+PROBE_BY_PROTOCOL = {"dicom": "dicom", "hl7": "hl7", "http": "http", "https": "https", "dicom_tls": "dicom",
+                     "hl7_tls": "hl7"}
+TLS_PROTOCOLS = ("dicom_tls", "hl7_tls", "https")
 
 
 def verify_probes(model):
@@ -31,8 +33,8 @@ def verify_probes(model):
             # about the VIP port a client uses: probe the VIP port itself.
             if check.get("port") and kind in ("http", "https") and svc["protocol"] not in ("http", "https"):
                 kind = "tcp"
-            if svc["protocol"] in ("dicom_tls", "hl7_tls"):
-                kind = "tcp"
+            tls = svc.get("tls") or {}
+            tls_vip = bool(tls.get("terminated")) or svc["protocol"] in TLS_PROTOCOLS
             port = group["ports"][0][0]
             # Of several VIP ports, the checked one is known to be served
             # (GE's DB_MT: 1521 rather than port 1).
@@ -53,6 +55,10 @@ def verify_probes(model):
                 "url": "%s://%s:%d%s" % (scheme, group["vip"] if ":" not in group["vip"] else "[%s]" % group["vip"],
                                          port, check.get("path", "/") if kind in ("http", "https") else "/"),
                 "status": str(check.get("status", "200-399")),
+                # The VIP speaks TLS: checked from the client's side by
+                # tls_probe against this CA (an entry of
+                # pacs_lb_tls_certificates), and the DICOM/HL7 probe speaks TLS.
+                "tls": {"ca": tls.get("probe_ca"), "client_certificate": bool(tls.get("client_ca"))} if tls_vip else None,
             })
     return probes
 
@@ -134,7 +140,35 @@ def unreadable(info, key):
     return None
 
 
-def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False):
+def tls_outcome(probe, result, warn_days, fail_days):
+    """(problem or None, warning or None, the row's tls facts) of one tls_probe result."""
+    keys = ("protocol", "cipher", "alpn", "chain_valid", "verify_error", "subject", "not_after", "days_left",
+            "handshake_ms")
+    facts = dict((k, result.get(k)) for k in keys)
+    facts["ca"] = probe["tls"]["ca"]
+    where = "service %s VIP %s:%d (TLS from the client side)" % (probe["service"], probe["vip"], probe["port"])
+    if result.get("skipped") or not result:
+        return "%s: probe not run" % where, None, facts
+    if not result.get("handshake"):
+        return "%s: handshake failed: %s" % (where, result.get("error") or result.get("msg")), None, facts
+    if probe["tls"]["ca"] and not result.get("chain_valid"):
+        return "%s: the served certificate %s does not verify against CA '%s': %s" % (
+            where, result.get("subject"), probe["tls"]["ca"], result.get("verify_error")), None, facts
+    days = result.get("days_left")
+    warning = None
+    if not probe["tls"]["ca"]:
+        warning = "%s: chain not checked (no CA known: set ca on the certificate's entry, or server_ca)" % where
+    if days is not None and days < fail_days:
+        return "%s: the served certificate %s expires in %d day(s) (%s), below %d" % (
+            where, result.get("subject"), days, result.get("not_after"), fail_days), warning, facts
+    if days is not None and days < warn_days:
+        warning = "%s: the served certificate %s expires in %d day(s) (%s)" % (
+            where, result.get("subject"), days, result.get("not_after"))
+    return None, warning, facts
+
+
+def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False, tls_results=None, warn_days=30,
+                 fail_days=7):
     """Judge the rollout. Returns {ok, check_mode, problems, unconfirmed, services, balancers}.
 
     haproxy: {balancer: haproxy_info result}; vrrp: {balancer: vrrp_info result}.
@@ -147,17 +181,27 @@ def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False):
     told from a real problem: every finding goes to "unconfirmed" instead of
     "problems", and ok means that nothing was found.
     """
-    problems = []
+    problems, warnings = [], []
     rows = []
     backends = _backend_frontends(model)
+    for svc in model["services"]:
+        tls = svc.get("tls") or {}
+        if tls.get("to_servers") and not tls.get("server_verify"):
+            warnings.append("service %s: the real servers' certificates are not verified (server_verify: false)" % (
+                svc["name"]))
     service_of = dict((p["frontend"], p["service"]) for p in probes if p["frontend"])
-    for probe, result in zip(probes, probe_results):
+    for index, (probe, result) in enumerate(zip(probes, probe_results)):
         ok, latency, detail = probe_outcome(probe, result or {})
         rows.append(dict(probe, ok=ok, latency_ms=round(latency, 1) if latency is not None else None,
                          detail=detail, servers_up=None, servers_total=None, servers=[]))
         if not ok:
             problems.append("service %s VIP %s:%d (%s probe from the client side): %s" % (
                 probe["service"], probe["vip"], probe["port"], probe["kind"], detail))
+        if probe.get("tls"):
+            problem, warning, rows[-1]["tls"] = tls_outcome(probe, (tls_results or {}).get(index) or {},
+                                                            warn_days, fail_days)
+            problems += [problem] if problem else []
+            warnings += [warning] if warning else []
     row_of = dict((row["frontend"], row) for row in rows if row["frontend"])
     balancers = dict((name, {"haproxy": "read", "vrrp": "read", "vrrp_instances": []})
                      for name in sorted(set(haproxy) | set(vrrp)))
@@ -228,4 +272,5 @@ def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False):
             problems.append("VRRP instance %s: VIP(s) also held by non-MASTER %s" % (inst["name"], ", ".join(extra)))
     return {"ok": not problems, "check_mode": bool(check_mode),
             "problems": [] if check_mode else problems, "unconfirmed": problems if check_mode else [],
+            "warnings": warnings,
             "services": rows, "balancers": balancers}

@@ -615,7 +615,9 @@ class Bench(object):
         wait_tcp(self.topology, "cli", ip, port)
         return Sink("storescp", name, ip, port, nodelay, out_dir=out_dir, proc=proc)
 
-    def start_orthanc(self, name, ip, dicom_port, http_port, nodelay=False):
+    def start_orthanc(self, name, ip, dicom_port, http_port, nodelay=False, tls_dir=None):
+        """Orthanc in a container of the lab image; tls_dir: a directory with cert.pem, key.pem and ca.pem, which
+        makes its DICOM port DICOM TLS only (client certificates not required)."""
         conf_dir = os.path.join(self.workdir, name)
         os.makedirs(conf_dir, exist_ok=True)
         config = {
@@ -626,6 +628,11 @@ class Bench(object):
             "DicomScpTimeout": 30, "RemoteAccessAllowed": True, "AuthenticationEnabled": False,
             "ConcurrentJobs": 2, "LuaScripts": [], "Plugins": [],
         }
+        if tls_dir:
+            config.update({"DicomTlsEnabled": True, "DicomTlsCertificate": "/etc/pacs-lb-perf-tls/cert.pem",
+                           "DicomTlsPrivateKey": "/etc/pacs-lb-perf-tls/key.pem",
+                           "DicomTlsTrustedCertificates": "/etc/pacs-lb-perf-tls/ca.pem",
+                           "DicomTlsRemoteCertificateRequired": False})
         with open(os.path.join(conf_dir, "orthanc.json"), "w", encoding="utf-8") as handle:
             json.dump(config, handle, indent=1)
         cname = "%s-%s" % (PREFIX, name)
@@ -633,6 +640,8 @@ class Bench(object):
         run(podman + ["rm", "-f", cname], check=False)
         argv = podman + ["run", "-d", "--name", cname, "--network", "ns:/run/netns/" + self.topology.ns["srv"],
                          "-v", "%s:/etc/pacs-lb-perf:ro" % conf_dir, "--tmpfs", "/var/lib/orthanc-perf"]
+        if tls_dir:
+            argv += ["-v", "%s:/etc/pacs-lb-perf-tls:ro" % tls_dir]
         if nodelay:
             argv += ["--env", "TCP_NODELAY=1"]
         if self.topology.pin.get("srv"):

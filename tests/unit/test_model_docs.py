@@ -43,6 +43,8 @@ def entry_point():
                                  "options": schema.argument_spec(schema.SERVICE)},
             "pacs_lb_vrrp_instances": {"description": ["VRRP instances."], "type": "list", "elements": "dict",
                                        "options": schema.argument_spec(schema.VRRP_INSTANCE)},
+            "pacs_lb_tls_certificates": {"description": ["Certificates and CAs."], "type": "list", "elements": "dict",
+                                         "options": schema.argument_spec(schema.TLS_CERTIFICATE)},
             **schema.argument_spec(schema.HOST),
         },
     }

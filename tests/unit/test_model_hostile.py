@@ -273,10 +273,13 @@ def test_hl7_message_travels_as_hex(tmp_path):
 
 @pytest.mark.parametrize("protocol", ["dicom_tls", "hl7_tls"])
 def test_tls_checks_without_tls_traffic_pass_haproxy(protocol, tmp_path):
-    """Found by the property test: tcp-check connect ssl needs verify none (no CA file on the balancers)."""
+    """Found by the property test: tcp-check connect ssl needs a CA file (verified) or verify none (opted out)."""
     check_type = protocol.split("_")[0]
-    configs = rendered(field("DICOM", protocol=protocol, check={"type": check_type}), tmp_path)
-    assert "tcp-check connect ssl" in configs["haproxy.cfg"]
+    configs = rendered(field("DICOM", protocol=protocol, check={"type": check_type}, server_verify=False), tmp_path)
+    assert "tcp-check connect ssl" in configs["haproxy.cfg"] and " verify none" in configs["haproxy.cfg"]
+    configs = rendered(field("DICOM", protocol=protocol, check={"type": check_type},
+                             server_ca="/etc/ssl/certs/ca-certificates.crt"), tmp_path)
+    assert "verify required ca-file /etc/ssl/certs/ca-certificates.crt" in configs["haproxy.cfg"]
 
 
 def test_ipv6_vips_get_the_ipv6_nonlocal_bind():

@@ -121,17 +121,20 @@ def test_http_path_route_with_server_tls():
     model = build([{"name": "PORTAL", "vip": "198.18.10.100", "ports": 80, "mode": "l7", "protocol": "http",
                     "pool": "pacs", "routes": [{"name": "CHAT", "path_prefix": "/chat", "pool": "emergency",
                                                 "server_port": 443, "server_tls": True,
-                                                "check": {"type": "https", "path": "/health"}}]}])
+                                                "check": {"type": "https", "path": "/health"}}],
+                    "server_ca": "/etc/ssl/certs/site-ca.pem", "server_name": "chat.example.org"}])
     sections = sm.render_haproxy(model)
     assert "acl route_CHAT path_beg /chat" in sections["frontends"][0]["lines"]
     chat = [b for b in sections["backends"] if b["name"] == "be_PORTAL_CHAT"][0]
-    assert chat["servers"] == ["server pacs3 198.18.10.23:443 check ssl verify none weight 50"]
+    assert chat["servers"] == ["server pacs3 198.18.10.23:443 check check-sni chat.example.org ssl verify required "
+                               "ca-file /etc/ssl/certs/site-ca.pem verifyhost chat.example.org "
+                               "sni str(chat.example.org) weight 50"]
 
 
 def test_port_groups_each_get_their_own_check():
     model = build([{"name": "Dakota", "vip": "198.18.10.100", "mode": "l7", "protocol": "tcp", "pool": "pacs",
                     "port_groups": [{"name": "SP1", "ports": 8080, "check": "connect"},
-                                    {"name": "SP2", "ports": 8443, "check": "https"}]}])
+                                    {"name": "SP2", "ports": 8443, "check": "https"}], "server_verify": False}])
     sections = sm.render_haproxy(model)
     assert [f["name"] for f in sections["frontends"]] == ["fe_Dakota_SP1", "fe_Dakota_SP2"]
     sp2 = sections["backends"][1]
@@ -332,3 +335,17 @@ def test_nat_real_servers_must_be_on_the_gateways_network():
     assert err.value.problems == [
         "service 'NAT_DICOM': server 'pacs2': Layer 4 NAT needs real servers on the balancer's network "
         "198.18.10.0/24 (they reach nat_gateway on their own link)"]
+
+
+def test_ipvs_service_with_every_server_at_weight_0_is_refused():
+    drained = dict(HOSTVARS, pacs1={"pacs_lb_address": "198.18.10.21", "pacs_lb_weight": 0},
+                   pacs2={"pacs_lb_address": "198.18.10.22", "pacs_lb_weight": 0})
+    svc = {"name": "DR", "vip": "198.18.10.100", "ports": 104, "mode": "l4_dr", "pool": "pacs", "check": "connect"}
+    with pytest.raises(sm.ModelError) as err:
+        sm.build_model([], [svc], INSTANCES, {}, GROUPS, drained)
+    assert err.value.problems == ["service 'DR': servers: every real server has weight 0, so IPVS could send nothing "
+                                  "and keepalived refuses the virtual server; give at least one a weight "
+                                  "(pacs_lb_weight 1-256)"]
+    # Failover sets falling weights of its own; HAProxy takes weight 0 servers as drained.
+    sm.build_model([], [dict(svc, failover=True)], INSTANCES, {}, GROUPS, drained)
+    sm.build_model([], [dict(svc, mode="l7")], INSTANCES, {}, GROUPS, drained)

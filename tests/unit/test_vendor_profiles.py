@@ -106,7 +106,7 @@ RENDER_COUNTS = {
     "infinitt": {"frontend": 4, "backend": 4, "virtual_server": 0, "vips": 4},
     "insignia": {"frontend": 1, "backend": 1, "virtual_server": 1, "vips": 2},
     "ge_centricity": {"frontend": 15, "backend": 15, "virtual_server": 9, "vips": 10, "port_redirects": 1},
-    "lab": {"frontend": 7, "backend": 8, "virtual_server": 0, "vips": 2, "port_redirects": 1},
+    "lab": {"frontend": 11, "backend": 13, "virtual_server": 0, "vips": 2, "port_redirects": 1},
 }
 
 
@@ -157,7 +157,8 @@ def build_example(vendor, user_services=None, host_overrides=None):
     assert gv["pacs_lb_vendor"] == vendor
     services = gv["pacs_lb_services"] if user_services is None else user_services
     return sm.build_model(load_profile(vendor)["preflight_vendor_services"], services, gv["pacs_lb_vrrp_instances"],
-                          gv["pacs_lb_pools"], groups, hostvars)
+                          gv["pacs_lb_pools"], groups, hostvars, tls_certificates=gv.get("pacs_lb_tls_certificates"),
+                          tls_server_ca=gv.get("pacs_lb_tls_server_ca"))
 
 
 def ansible_env():
@@ -168,6 +169,7 @@ def ansible_env():
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "PWD": ROOT,  # the lab inventory finds its test certificates under $PWD/.build
     })
     return env
 
@@ -240,6 +242,10 @@ def ansible_runs(tmp_path_factory):
     seconds each, mostly waiting on Python start-up, so in parallel the whole
     module stays well under a minute)."""
     base = tmp_path_factory.mktemp("ansible")
+    # The lab inventory's certificates, as tests/lab/create.yml makes them.
+    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "lab", "files", "lab_tls.py"),
+                    os.path.join(ROOT, ".build", "lab-tls", "pacs-lb-lab"), "--vip", "198.18.10.100",
+                    "--server", "198.18.10.21", "--server", "198.18.10.22"], check=True, capture_output=True)
     runs = {}
     for name in VENDORS + ("lab",):
         inventory = os.path.join(ROOT, "inventories", "lab") if name == "lab" else os.path.join(EXAMPLES, name)
@@ -344,7 +350,33 @@ def test_profiles_pass_yamllint():
 
 # ----------------------------------------------------- rendered configurations
 
+LAB_TLS = os.path.join(ROOT, ".build", "lab-tls", "pacs-lb-lab", "tls_vars.yml")
+TLS_DIR = "/etc/haproxy/pacs_lb_tls"
+
+
+def _with_tls_files(path):
+    """The configuration with its certificate files, as the haproxy role deploys
+    them (from the lab's own certificates), in a directory beside it."""
+    with open(path) as handle:
+        text = handle.read()
+    if TLS_DIR + "/" not in text:
+        return path
+    with open(LAB_TLS) as handle:
+        entries = json.load(handle)["pacs_lb_tls_certificates"]
+    tls_dir = path + ".tls"
+    os.makedirs(tls_dir, exist_ok=True)
+    for entry in entries:
+        ca = "key" not in entry
+        content = "".join(entry[k].strip() + "\n" for k in ("certificate", "chain", "key") if entry.get(k))
+        with open(os.path.join(tls_dir, entry["name"] + (".ca.pem" if ca else ".pem")), "w") as out:
+            out.write(content)
+    with open(path + ".with-tls", "w") as out:
+        out.write(text.replace(TLS_DIR, tls_dir))
+    return path + ".with-tls"
+
+
 def assert_haproxy_accepts(path):
+    path = _with_tls_files(path)
     checked = subprocess.run([HAPROXY, "-c", "-f", path], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "[WARNING]" not in checked.stdout + checked.stderr
