@@ -310,17 +310,20 @@ def test_nat_without_a_gateway_is_refused_with_what_to_set():
         "of 198.18.10.0/24 that floats with the VIPs and that the real servers route replies through"]
 
 
+OUTSIDE = ("vrrp instance 'VI_PACS': nat_gateway: 198.18.11.1 is outside the instance's network 198.18.10.0/24: the "
+           "real servers must reach their gateway on their own link")
+
+
 @pytest.mark.parametrize("gateway,services,problem", [
-    ("198.18.11.1", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.11.1 is outside the instance's network "
-                            "198.18.10.0/24: the real servers must reach their gateway on their own link"),
+    ("198.18.11.1", [nat()], OUTSIDE),
     ("198.18.10.255", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.10.255 is the broadcast address of "
-                               "198.18.10.0/24"),
+     "198.18.10.0/24"),
     ("gateway", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 'gateway' is not an IP address"),
     ("198.18.10.11", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.10.11 is the address of balancer 'lb1'"),
     ("198.18.10.21", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.10.21 is the address of server 'pacs1' "
-                              "of service 'NAT_DICOM'"),
+     "of service 'NAT_DICOM'"),
     ("198.18.10.104", [nat()], "vrrp instance 'VI_PACS': nat_gateway: 198.18.10.104 is also a VIP; the gateway "
-                               "needs an address of its own"),
+     "needs an address of its own"),
 ])
 def test_bad_nat_gateways(gateway, services, problem):
     with pytest.raises(sm.ModelError) as err:
