@@ -14,13 +14,26 @@ COLLECTION_LINK := .build/collections/ansible_collections/medimaging/pacs_lb
 SANITY_TREE := .build/sanity/ansible_collections/medimaging/pacs_lb
 APT_PACKAGES := podman runc debootstrap uidmap haproxy keepalived dcmtk nftables rsync make qemu-system-x86 qemu-utils iptables sslscan
 LAB_INVENTORY := inventories/lab
+# make lab VENDOR=<vendor> [VARIANT=<variant>]: the example inventory
+# inventories/examples/<vendor>/ deployed as it is on a lab of its own
+# (tests/lab/vendors/overlay.yml: balancers as QEMU guests, the other hosts
+# as containers, a client); a variant adds tests/lab/vendors/<vendor>-<variant>.yml
+# as extra vars (insignia-failover: the failover forms of both VIPs).
+VENDOR ?=
+VARIANT ?=
+VENDOR_STATE := .build/lab/$(VENDOR)
+VENDOR_ARGS := -i inventories/examples/$(VENDOR) -i tests/lab/vendors/overlay.yml \
+  $(if $(VARIANT),-e @tests/lab/vendors/$(VENDOR)-$(VARIANT).yml)
+VENDOR_LAB_ARGS := $(VENDOR_ARGS) -i $(VENDOR_STATE)/realservers.ini
 
 .PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit molecule build clean
 .PHONY: docs package ee
 
 help:
 	@echo "make lab          build and converge the local two-balancer lab, then check every VIP"
-	@echo "make lab-destroy  remove the lab"
+	@echo "make lab VENDOR=ge_centricity  the same for an example inventory (generic, philips_vue, infinitt,"
+	@echo "                  insignia [VARIANT=failover], ge_centricity): balancers as QEMU guests, every VIP asked"
+	@echo "make lab-destroy  remove the lab (VENDOR=... for a vendor lab)"
 	@echo "make resilience   fault scenarios under load on the running lab"
 	@echo "make test         lint, ansible-test sanity, unit tests, docs, package and the Molecule scenarios"
 	@echo "make docs         the documentation site (antsibull-docs, Sphinx) and the changelog fragments' lint"
@@ -48,6 +61,7 @@ image: deps
 	PIP=$(VENV)/bin/pip bash tests/lab/build-image.sh
 
 lab: image
+ifeq ($(VENDOR),)
 	@start=$$(date +%s); \
 	$(ACTIVATE); \
 	ansible-playbook -i $(LAB_INVENTORY) tests/lab/create.yml; \
@@ -55,9 +69,32 @@ lab: image
 	ansible-playbook -i $(LAB_INVENTORY) site.yml; \
 	echo "lab converged and verified in $$(( $$(date +%s) - start )) s; report: .build/verify-report/verify.md"; \
 	cat .build/verify-report/verify.md
+else
+	@test -d inventories/examples/$(VENDOR) || { echo "no example inventory inventories/examples/$(VENDOR)" >&2; exit 2; }
+	@start=$$(date +%s); \
+	$(ACTIVATE); \
+	ansible-playbook $(VENDOR_ARGS) tests/lab/vendor_plan.yml; \
+	ansible-playbook $(VENDOR_LAB_ARGS) tests/lab/create.yml; \
+	up=$$(date +%s); \
+	ansible-playbook $(VENDOR_LAB_ARGS) tests/lab/vendor_prepare.yml; \
+	ready=$$(date +%s); \
+	ansible-playbook $(VENDOR_LAB_ARGS) site.yml; \
+	converged=$$(date +%s); \
+	ansible-playbook $(VENDOR_LAB_ARGS) tests/lab/vendor_clients.yml; \
+	end=$$(date +%s); \
+	echo "lab $(VENDOR)$(if $(VARIANT), $(VARIANT)): create $$(( up - start )) s, stand-ins $$(( ready - up )) s," \
+	  "site.yml (converge + verify) $$(( converged - ready )) s, clients $$(( end - converged )) s," \
+	  "total $$(( end - start )) s; report: .build/verify-report/$(VENDOR)/verify.md"; \
+	cat .build/verify-report/$(VENDOR)/verify.md
+endif
 
 lab-check: deps
+ifeq ($(VENDOR),)
 	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) playbooks/verify.yml
+else
+	$(ACTIVATE); ansible-playbook $(VENDOR_LAB_ARGS) playbooks/verify.yml
+	$(ACTIVATE); ansible-playbook $(VENDOR_LAB_ARGS) tests/lab/vendor_clients.yml
+endif
 
 # The full fault scenarios under load on a running lab (20 configuration
 # reloads); Molecule runs the same playbook with 3 reloads.
@@ -65,7 +102,11 @@ resilience: deps
 	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) tests/lab/resilience.yml -e lab_reloads=20
 
 lab-destroy: deps
+ifeq ($(VENDOR),)
 	$(ACTIVATE); ansible-playbook -i $(LAB_INVENTORY) tests/lab/destroy.yml
+else
+	$(ACTIVATE); ansible-playbook $(VENDOR_ARGS) tests/lab/destroy.yml
+endif
 
 test: lint sanity unit docs package molecule
 

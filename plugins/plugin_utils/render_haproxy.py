@@ -95,11 +95,19 @@ def _port_redirect(fe_name, group):
 
 def _server_line(srv, svc, group, with_cookie):
     port = group["server_port"] or srv["port"]
+    check = group["check"]
+    # HAProxy hands an external check script the server line's port
+    # (<proxy addr> <proxy port> <server addr> <server port>, the first two
+    # NOT_USED in a backend) and never the check port: without a port here
+    # the script gets 0 and cannot tell what to probe. A one-port group
+    # forwards to that port anyway, so naming it changes no traffic.
+    one_port = len(group["ports"]) == 1 and group["ports"][0][0] == group["ports"][0][1]
+    if not port and check and check["type"] == "external" and one_port:
+        port = group["ports"][0][0]
     addr = srv["address"] if ":" not in srv["address"] else "[%s]" % srv["address"]
     # No port means "the port the client used" (HAProxy keeps the destination
     # port), which is how one multi-port VIP maps onto same-port servers.
     line = "server %s %s%s" % (srv["name"], addr, ":%d" % port if port else "")
-    check = group["check"]
     tls = svc["tls"]
     verify = " verify none"
     if tls["server_verify"]:

@@ -149,6 +149,20 @@ def test_icmp_check_uses_the_external_script():
     assert "external-check command /usr/local/libexec/pacs_lb/check_icmp" in sections["backends"][0]["lines"]
 
 
+def test_external_check_script_is_given_the_server_port():
+    # HAProxy passes an external check the server line's port, never the check
+    # port: a one-port service names its port there, or the script gets 0.
+    check = {"type": "external", "script": "/usr/local/libexec/pacs_lb/check_portal"}
+    model = build([{"name": "PORTAL", "vip": "198.18.10.100", "ports": 80, "mode": "l7", "protocol": "http",
+                    "pool": "pacs", "check": check},
+                   {"name": "CLIENT", "vip": "198.18.10.101", "ports": "80,443", "mode": "l7", "pool": "pacs",
+                    "check": check}])
+    portal, client = sm.render_haproxy(model)["backends"]
+    assert all(" %s:80 check" % srv.split()[2].split(":")[0] in srv for srv in portal["servers"]), portal["servers"]
+    # Several ports keep "the port the client dialled": no port on the server line.
+    assert all(srv.split()[2].count(":") == 0 for srv in client["servers"]), client["servers"]
+
+
 def test_ipvs_virtual_servers_for_dr():
     model = build([{"name": "EA_Dicom_Service", "vip": "198.18.10.100", "ports": "104,2762", "mode": "l4_dr",
                     "scheduler": "weighted_leastconn", "persistence": "source_ip", "persistence_timeout": 3600,
