@@ -200,9 +200,9 @@ def test_external_check_script_passes_and_fails(tmp_path):
     try:
         # HAProxy's environment: an empty PATH.
         up = subprocess.run([script, "198.18.0.1", "80", "127.0.0.1", str(server.server_port)], env={"PATH": ""},
-                            timeout=10)
+                            timeout=10, check=False)
         down = subprocess.run([script, "198.18.0.1", "80", "127.0.0.1", str(closed_port)], env={"PATH": ""},
-                              timeout=10, stderr=subprocess.DEVNULL)
+                              timeout=10, stderr=subprocess.DEVNULL, check=False)
     finally:
         server.shutdown()
     assert up.returncode == 0 and down.returncode != 0
