@@ -206,3 +206,16 @@ def test_external_check_script_passes_and_fails(tmp_path):
     finally:
         server.shutdown()
     assert up.returncode == 0 and down.returncode != 0
+
+
+def test_no_copy_content_uses_ansible_managed():
+    """ansible_managed is defined for templates only: in a copy task's content it fails the task."""
+    offenders = []
+    for dirpath, _, files in os.walk(os.path.join(ROOT, "roles")):
+        for name in files:
+            if dirpath.endswith("tasks") and name.endswith(".yml"):
+                for task in _yaml(dirpath, name) or []:
+                    copy_args = task.get("ansible.builtin.copy") or {}
+                    if "ansible_managed" in str(copy_args.get("content", "")):
+                        offenders.append("%s: %s" % (os.path.join(dirpath, name), task.get("name")))
+    assert not offenders
