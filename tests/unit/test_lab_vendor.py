@@ -211,7 +211,7 @@ def test_external_check_script_passes_and_fails(tmp_path):
 def test_no_copy_content_uses_ansible_managed():
     """ansible_managed is defined for templates only: in a copy task's content it fails the task."""
     offenders = []
-    for dirpath, _, files in os.walk(os.path.join(ROOT, "roles")):
+    for dirpath, _dirs, files in os.walk(os.path.join(ROOT, "roles")):
         for name in files:
             if dirpath.endswith("tasks") and name.endswith(".yml"):
                 for task in _yaml(dirpath, name) or []:
