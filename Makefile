@@ -24,7 +24,7 @@ VARIANT ?=
 VENDOR_STATE := .build/lab/$(VENDOR)
 VENDOR_ARGS := -i inventories/examples/$(VENDOR) -i tests/lab/vendors/overlay.yml \
   $(if $(VARIANT),-e @tests/lab/vendors/$(VENDOR)-$(VARIANT).yml)
-VENDOR_LAB_ARGS := $(VENDOR_ARGS) -i $(VENDOR_STATE)/realservers.ini
+VENDOR_LAB_ARGS := $(VENDOR_ARGS) -i $(VENDOR_STATE)/realservers.ini -e @tests/lab/vendors/lab_tls.yml
 
 .PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit molecule build clean
 .PHONY: docs package ee

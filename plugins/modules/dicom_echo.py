@@ -47,26 +47,12 @@ options:
     description: Use DICOM TLS (PS3.15 Annex B, usually port 2762).
     type: bool
     default: false
-  tls_verify:
-    description: Verify the SCP certificate and host name. Only used with O(tls=true).
-    type: bool
-    default: true
-  tls_ca_file:
-    description: PEM file of CA certificates used to verify the SCP. Defaults to the system trust store.
-    type: path
-  tls_ca_data:
-    description: PEM text of CA certificates used to verify the SCP (instead of O(tls_ca_file)).
-    type: str
-  tls_client_cert_data:
-    description: PEM text of a client certificate, for SCPs or VIPs that require one (mutual TLS).
-    type: str
-  tls_client_key_data:
-    description: PEM text of the client certificate's unencrypted private key.
-    type: str
   fail_on_error:
     description: Fail the task when the echo does not succeed. With V(false) the result is only reported.
     type: bool
     default: true
+extends_documentation_fragment:
+  - medimaging.pacs_lb.tls_client
 notes:
   - Supports check mode; the module is read-only and never reports a change.
   - The association announces Implementation Class UID and version name of this collection (PS3.7 D.3.3.2).

@@ -48,26 +48,12 @@ options:
     description: Speak MLLP over TLS (HL7 over TLS, usually port 2576).
     type: bool
     default: false
-  tls_verify:
-    description: Verify the peer's certificate chain. Only used with O(tls=true).
-    type: bool
-    default: true
-  tls_ca_file:
-    description: PEM file of CA certificates used to verify the peer. Defaults to the system trust store.
-    type: path
-  tls_ca_data:
-    description: PEM text of CA certificates used to verify the peer (instead of O(tls_ca_file)).
-    type: str
-  tls_client_cert_data:
-    description: PEM text of a client certificate, for peers or VIPs that require one (mutual TLS).
-    type: str
-  tls_client_key_data:
-    description: PEM text of the client certificate's unencrypted private key.
-    type: str
   fail_on_error:
     description: Fail the task when the probe does not succeed. With V(false) the result is only reported.
     type: bool
     default: true
+extends_documentation_fragment:
+  - medimaging.pacs_lb.tls_client
 notes:
   - Supports check mode; never reports a change.
 """
