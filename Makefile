@@ -62,7 +62,7 @@ image: deps
 
 lab: image
 ifeq ($(VENDOR),)
-	@start=$$(date +%s); \
+	@set -e; start=$$(date +%s); \
 	$(ACTIVATE); \
 	ansible-playbook -i $(LAB_INVENTORY) tests/lab/create.yml; \
 	ansible-playbook -i $(LAB_INVENTORY) tests/lab/prepare.yml; \
@@ -71,7 +71,7 @@ ifeq ($(VENDOR),)
 	cat .build/verify-report/verify.md
 else
 	@test -d inventories/examples/$(VENDOR) || { echo "no example inventory inventories/examples/$(VENDOR)" >&2; exit 2; }
-	@start=$$(date +%s); \
+	@set -e; start=$$(date +%s); \
 	$(ACTIVATE); \
 	ansible-playbook $(VENDOR_ARGS) tests/lab/vendor_plan.yml; \
 	ansible-playbook $(VENDOR_LAB_ARGS) tests/lab/create.yml; \
