@@ -1,7 +1,6 @@
 """Run the generated tcp-check lines in a real HAProxy on loopback and read server states."""
 import csv
 import os
-import socket
 import subprocess
 import ssl
 import time
@@ -12,6 +11,7 @@ from lb_helpers import HAPROXY, free_port
 from probe_peers import start_storescp, stop
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu, mllp
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils.haproxy_runtime import RuntimeAPI
 
 CONFIG = """global
     stats socket {sock} mode 600 level admin
@@ -70,16 +70,8 @@ def server_states(tmp_path, check_lines, servers, settle=3.0, **config):
 
 
 def show_stat(sock_path):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(sock_path)
-        s.sendall(b"show stat\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    rows = list(csv.DictReader(data.decode().lstrip("# ").splitlines()))
+    data = RuntimeAPI(sock_path).command("show stat")
+    rows = list(csv.DictReader(data.lstrip("# ").splitlines()))
     return dict((r["svname"], (r["status"], r["check_status"].lstrip("* "), r["last_chk"]))
                 for r in rows if r["svname"] not in ("FRONTEND", "BACKEND"))
 

@@ -18,6 +18,7 @@ import render_local
 from test_haproxy_protocol_checks import show_stat
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils.haproxy_runtime import RuntimeAPI
 from ansible_collections.medimaging.pacs_lb.plugins.modules import tls_probe
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report as vr
@@ -388,16 +389,8 @@ def test_dicom_tls_terminated_passthrough_and_mutual(tls_lab):
 
 def test_backend_with_the_wrong_certificate_is_taken_out(tls_lab):
     """The re-encrypted backend verifies the servers against the CA and their name (SNI)."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(tls_lab["sock"])
-        s.sendall(b"show servers state be_DICOM_MTLS\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    rows = [line.split() for line in data.decode().splitlines() if line and not line.startswith("#")][1:]
+    data = RuntimeAPI(tls_lab["sock"]).command("show servers state be_DICOM_MTLS")
+    rows = [line.split() for line in data.splitlines() if line and not line.startswith("#")][1:]
     state = dict((r[3], r[5]) for r in rows)  # srv_name -> srv_op_state (2 = UP, 0 = DOWN)
     assert state == {"good": "2", "wrong": "0"}, data
 
