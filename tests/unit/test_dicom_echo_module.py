@@ -7,6 +7,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from lb_helpers import free_port
 
+from ansible_collections.medimaging.pacs_lb.plugins.doc_fragments import tls_client
 from ansible_collections.medimaging.pacs_lb.plugins.modules import dicom_echo, hl7_mllp_probe
 
 
@@ -116,7 +117,12 @@ def test_documentation_matches_argument_spec(module, monkeypatch):
     monkeypatch.setattr(module, "AnsibleModule", fake_module)
     with pytest.raises(Stop):
         module.main()
-    options = yaml.safe_load(module.DOCUMENTATION)["options"]
+    docs = yaml.safe_load(module.DOCUMENTATION)
+    options = dict(docs["options"])
+    # The shared TLS client options come from the doc fragment, as ansible-doc merges them.
+    for fragment in docs.get("extends_documentation_fragment") or []:
+        assert fragment == "medimaging.pacs_lb.tls_client", fragment
+        options.update(yaml.safe_load(tls_client.ModuleDocFragment.DOCUMENTATION)["options"])
     spec = captured["argument_spec"]
     assert sorted(options) == sorted(spec)
     for name, doc in options.items():
