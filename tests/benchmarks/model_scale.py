@@ -115,8 +115,13 @@ def ansible_clusters(clusters, services, servers):
                    ANSIBLE_HOME=os.path.join(ROOT, ".build", "ansible-home"))
         playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         timings = {}
-        for what, path in (("preflight", os.path.join(ROOT, "playbooks", "preflight.yml")),
-                           ("preflight + render", os.path.join(ROOT, "tests", "render", "render.yml"))):
+        # render.yml: the preflight role and both templates on the balancers
+        # (as the single-model --ansible run); preflight.yml: the preflight
+        # play of site.yml, over every host of the inventory (real servers too).
+        for what, path in (("render.yml (preflight + both templates, %d balancers)" % len(groups["balancers"]),
+                            os.path.join(ROOT, "tests", "render", "render.yml")),
+                           ("preflight.yml (every one of %d hosts)" % len(hostvars),
+                            os.path.join(ROOT, "playbooks", "preflight.yml"))):
             start = time.perf_counter()
             subprocess.run([playbook, "-i", os.path.join(tmp, "inv"), path, "-e",
                             "render_dir=" + os.path.join(tmp, "out")], check=True, cwd=ROOT, env=env,
