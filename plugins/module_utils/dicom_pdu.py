@@ -114,7 +114,7 @@ def associate_rq(called_ae, calling_ae, abstract_syntax=VERIFICATION_SOP_CLASS,
                  implementation_uid=None, implementation_version=None):
     """A-ASSOCIATE-RQ with one presentation context (ID 1).
 
-    Without implementation_uid this is the 161-byte PDU of protocols.md; the 0x55
+    Without implementation_uid this is the 161-byte reference PDU of tests/unit/test_dicom_pdu.py; the 0x55
     version name is only sent together with a 0x52 class UID, as PS3.7 D.3.3.2 pairs them.
     """
     context = b"\x01\x00\x00\x00" + _item(0x30, _uid(abstract_syntax))

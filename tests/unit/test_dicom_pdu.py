@@ -1,4 +1,4 @@
-"""dicom_pdu: bytes checked against protocols.md and pynetdicom, live echo against pynetdicom and DCMTK."""
+"""dicom_pdu: bytes checked against a reference A-ASSOCIATE-RQ (PS3.8 9.3.2) and pynetdicom, live echo against pynetdicom and DCMTK."""
 import socket
 import ssl
 from io import BytesIO
@@ -17,7 +17,8 @@ from probe_peers import RawPeer, start_storescp, stop
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu as d
 
-# protocols.md section 1, table rows in order (offset, hex)
+# The reference 161-byte A-ASSOCIATE-RQ (PS3.8 9.3.2, called ORTHANC, calling LBCHECK,
+# Verification, Implicit VR LE), field by field in order (offset, hex)
 TABLE_161 = [
     (0, "01"), (1, "00"), (2, "0000009b"), (6, "0001"), (8, "0000"),
     (10, "ORTHANC".ljust(16).encode().hex()), (26, "LBCHECK".ljust(16).encode().hex()), (42, "00" * 32),
@@ -58,7 +59,7 @@ def test_rq_is_the_161_byte_pdu_of_the_reference_table():
 
 
 def test_rq_with_implementation_uid_matches_reference_arithmetic():
-    uid = "2.25.329800735698586629295641978511506172918"  # the 44-byte example of protocols.md
+    uid = "2.25.329800735698586629295641978511506172918"  # a 44-byte UID, the longest of the test
     rq = d.associate_rq("ORTHANC", "LBCHECK", implementation_uid=uid)
     assert len(rq) == 209 and rq[2:6].hex() == "000000cb"
     assert rq[149:153].hex() == "50000038"

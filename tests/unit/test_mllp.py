@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import mllp
 
-# protocols.md section 2: 148 characters, 151 bytes framed
+# The reference health-check ADT^A01: 148 characters, 151 bytes framed (0x0b ... 0x1c 0x0d)
 REFERENCE = ("MSH|^~\\&|LBCHECK|LB|PACS|HOSP|20250101000000||ADT^A01^ADT_A01|HC000001|D|2.5\r"
              "EVN|A01|20250101000000\rPID|1||HC000001^^^LB^MR||HEALTHCHECK^LB\rPV1|1|I\r")
 
