@@ -7,9 +7,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import re
+
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import clusters as cl
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
+
+try:
+    import yaml
+    _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
+    yaml = None
 
 
 def _plain(value):
@@ -61,6 +71,43 @@ def service_model(profile_services, user_services=None, vrrp_instances=None, poo
         raise _invalid(exc.problems)
 
 
+def _profiles(vendors, profile_dir):
+    """{vendor: profile services}: the profiles in use loaded from profile_dir, the others named (None)."""
+    out = {}
+    for entry in sorted(os.listdir(profile_dir)) if os.path.isdir(profile_dir) else []:
+        if re.fullmatch(r"[a-z][a-z0-9_]{0,62}\.yml", entry):
+            out[entry[:-4]] = None
+    for vendor in set(vendors) & set(out):
+        with open(os.path.join(profile_dir, vendor + ".yml")) as handle:
+            out[vendor] = (yaml.load(handle, Loader=_LOADER) or {}).get("preflight_vendor_services") or []
+    return out
+
+
+def service_models(groups, hostvars, balancer_group="balancers", profile_dir=None):
+    """Every cluster's model from the inventory (clusters.py): {clusters, member_of, union}.
+
+    Reads each balancer's pacs_lb_cluster and model inputs from hostvars
+    (inventory variables, also of hosts outside --limit) and the vendor
+    profiles from profile_dir (roles/preflight/vars/vendors)."""
+    groups = _plain(dict(groups or {}))
+    balancer_vars = []
+    for host in groups.get(str(balancer_group)) or []:
+        hv = hostvars.get(host) if hostvars else None
+        names = (cl.CLUSTER_VAR,) + cl.INPUT_VARS
+        balancer_vars.append((host, _plain(dict((k, hv[k]) for k in names if hv is not None and k in hv))))
+    profiles = _profiles([pair[1].get("pacs_lb_vendor", "none") for pair in balancer_vars], str(profile_dir))
+    try:
+        return cl.build_clusters(balancer_vars, groups, _plain(_plain_hostvars(hostvars, groups)), profiles,
+                                 str(balancer_group))
+    except sm.ModelError as exc:
+        raise _invalid(exc.problems)
+
+
+def cluster_union(clusters):
+    """{cluster: model} -> one model holding every cluster's services, balancers and VRRP instances."""
+    return cl.union_model(cl.as_clusters(clusters))
+
+
 def role_options(values, host="controller"):
     """Check the roles' options set for one host; returns True or fails listing every problem."""
     problems = sm.Problems()
@@ -81,6 +128,8 @@ class FilterModule(object):
     def filters(self):
         return {
             "service_model": service_model,
+            "service_models": service_models,
+            "cluster_union": cluster_union,
             "render_haproxy": render_haproxy,
             "role_options": role_options,
             "render_keepalived_virtual_servers": sm.render_keepalived_virtual_servers,

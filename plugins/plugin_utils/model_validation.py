@@ -723,9 +723,9 @@ def _nat_gateway(text, network, where, problems):
     return str(gateway)
 
 
-def _balancers(groups, balancer_group, ctx, problems):
+def _balancers(groups, balancer_group, ctx, problems, hosts=None):
     balancers = []
-    for host in groups.get(balancer_group) or []:
+    for host in (groups.get(balancer_group) or []) if hosts is None else hosts:
         hv = _host_vars(host, ctx, problems)
         if hv is None:
             continue
@@ -752,8 +752,11 @@ def _balancers(groups, balancer_group, ctx, problems):
 
 def build_model(profile_services, user_services, vrrp_instances, pools=None, groups=None, hostvars=None,
                 balancer_group="balancers", check_script_dirs=DEFAULT_SCRIPT_DIRS, tls_certificates=None,
-                tls_server_ca=None, now=None):
-    """Merge, validate and normalize. Returns the model or raises ModelError."""
+                tls_server_ca=None, now=None, balancer_hosts=None):
+    """Merge, validate and normalize. Returns the model or raises ModelError.
+
+    balancer_hosts: the balancers of this model (one cluster of the
+    inventory, see clusters.py); default: every host of balancer_group."""
     if netaddr is None:
         raise ModelError(["controller: netaddr: the Python package netaddr is required on the controller"])
     problems = Problems()
@@ -778,7 +781,7 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
     ctx["declared_instances"] = [i.get("name") for i in vrrp_instances or []
                                  if isinstance(i, dict) and isinstance(i.get("name"), str)]
     ctx["default_instance"] = next(iter(ctx["declared_instances"]), None)
-    ctx["balancers"] = balancers = _balancers(groups, balancer_group, ctx, problems)
+    ctx["balancers"] = balancers = _balancers(groups, balancer_group, ctx, problems, balancer_hosts)
     ctx["tls"], ctx["tls_declared"] = _tls_entries(tls_certificates, problems, now)
     ctx["tls_server_ca"] = None
     if tls_server_ca is not None:

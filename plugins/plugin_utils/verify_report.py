@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import clusters as cl
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.service_model import render_haproxy
 
 # Probe kind per check type: the protocol's own check where it has one.
@@ -22,8 +23,20 @@ PROBE_BY_PROTOCOL = {"dicom": "dicom", "hl7": "hl7", "http": "http", "https": "h
 TLS_PROTOCOLS = ("dicom_tls", "hl7_tls", "https")
 
 
-def verify_probes(model):
-    """One probe per service port group, on the group's first VIP port."""
+def verify_probes(model, hosts=None):
+    """One probe per service port group, on the group's first VIP port.
+
+    model: one cluster's model, or {cluster: model} (pacs_lb_clusters), of
+    which the clusters with a balancer among hosts (the play's, --limit
+    applied) are probed; each probe names its cluster."""
+    clusters = cl.as_clusters(model)
+    probes = []
+    for name in cl.clusters_in_scope(clusters, hosts):
+        probes.extend(dict(probe, cluster=name) for probe in _cluster_probes(clusters[name]))
+    return probes
+
+
+def _cluster_probes(model):
     probes = []
     for svc in model["services"]:
         for group in svc["port_groups"]:
@@ -169,7 +182,52 @@ def tls_outcome(probe, result, warn_days, fail_days):
 
 def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False, tls_results=None, warn_days=30,
                  fail_days=7):
-    """Judge the rollout. Returns {ok, check_mode, problems, unconfirmed, services, balancers}.
+    """Judge the rollout. Returns {ok, check_mode, problems, unconfirmed, warnings, services, balancers, clusters}.
+
+    model: one cluster's model or {cluster: model}; each cluster that has
+    probes or a balancer in haproxy / vrrp is judged on its own (its
+    services, its balancers' states, its VRRP instances), and the report
+    holds them all: every row and balancer names its cluster, clusters
+    lists each one's verdict, and with several clusters in the inventory
+    every problem starts with "cluster '<name>': ".
+    """
+    clusters = cl.as_clusters(model)
+    tls_results = tls_results or {}
+    if len(clusters) == 1:
+        name, only = next(iter(clusters.items()))
+        scope = [(name, only, list(range(len(probes))), sorted(set(haproxy) | set(vrrp)))]
+    else:
+        seen = set(p.get("cluster") for p in probes) | set(
+            c for c, m in clusters.items() for b in m["balancers"] if b["name"] in haproxy or b["name"] in vrrp)
+        scope = []
+        for name, one in clusters.items():
+            if name in seen:
+                mine = set(b["name"] for b in one["balancers"])
+                scope.append((name, one, [i for i, p in enumerate(probes) if p.get("cluster") == name],
+                              sorted(h for h in set(haproxy) | set(vrrp) if h in mine)))
+    out = {"ok": True, "check_mode": bool(check_mode), "problems": [], "unconfirmed": [], "warnings": [],
+           "services": [], "balancers": {}, "clusters": []}
+    for name, one, indexes, hosts in scope:
+        part = _build_one(one, [probes[i] for i in indexes], [probe_results[i] for i in indexes],
+                          dict((h, haproxy[h]) for h in hosts if h in haproxy),
+                          dict((h, vrrp[h]) for h in hosts if h in vrrp), check_mode,
+                          dict((new, tls_results[old]) for new, old in enumerate(indexes) if old in tls_results),
+                          warn_days, fail_days)
+        prefix = "cluster '%s': " % name if len(clusters) > 1 else ""
+        for key in ("problems", "unconfirmed", "warnings"):
+            out[key].extend(prefix + line for line in part[key])
+        out["services"].extend(dict(row, cluster=name) for row in part["services"])
+        for balancer, state in part["balancers"].items():
+            out["balancers"][balancer] = dict(state, cluster=name)
+        out["ok"] = out["ok"] and part["ok"]
+        out["clusters"].append({"name": name, "ok": part["ok"], "problems": len(part["problems"] + part["unconfirmed"]),
+                                "services": len(part["services"]), "balancers": sorted(part["balancers"])})
+    return out
+
+
+def _build_one(model, probes, probe_results, haproxy, vrrp, check_mode=False, tls_results=None, warn_days=30,
+               fail_days=7):
+    """The report of one cluster (build_report without the cluster grouping).
 
     haproxy: {balancer: haproxy_info result}; vrrp: {balancer: vrrp_info result}.
     Each service row carries its servers as every balancer sees them, and

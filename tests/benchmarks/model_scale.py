@@ -1,6 +1,8 @@
-"""Preflight + render time for a large model: 200 services x 20 real servers.
+"""Preflight + render time for a large model: 200 services x 20 real servers,
+or many clusters (balancer pairs) in one inventory: --clusters 20 --services 20.
 
     .venv/bin/python tests/benchmarks/model_scale.py [--services 200] [--servers 20] [--ansible]
+    .venv/bin/python tests/benchmarks/model_scale.py --clusters 20 --services 20 [--servers 20] [--ansible]
 
 Times the pure-Python path (build_model, render_haproxy,
 render_keepalived_virtual_servers) and, with --ansible, the whole controller
@@ -21,6 +23,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import clusters as cl  # noqa: E402
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm  # noqa: E402
 
 MODES = ("l7", "l7", "l7", "l4_snat", "l4_dr")
@@ -48,6 +51,85 @@ def inventory(services, servers):
         })
     instances = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.0.0/16"}]
     return groups, hostvars, svcs, instances
+
+
+def cluster_inventory(clusters, services, servers):
+    """(groups, hostvars, {cluster group: its group_vars}): each cluster a pair on a /24 of its own
+    (198.18.<n>.0/24), its own real servers, the same VRID on every network."""
+    groups, hostvars, cluster_vars = {"balancers": []}, {}, {}
+    for num in range(clusters):
+        net = "198.18.%d" % (num + 1)
+        name = "site%02d" % num
+        pair = ["%s-lb1" % name, "%s-lb2" % name]
+        groups["balancers"] += pair
+        groups[name] = pair
+        groups[name + "_pacs"] = ["%s-pacs%d" % (name, i + 1) for i in range(servers)]
+        hostvars.update({pair[0]: {"pacs_lb_address": net + ".11"}, pair[1]: {"pacs_lb_address": net + ".12"}})
+        for pos, host in enumerate(groups[name + "_pacs"]):
+            hostvars[host] = {"pacs_lb_address": "%s.%d" % (net, 21 + pos)}
+        svcs = []
+        for snum in range(services):
+            mode = MODES[snum % len(MODES)]
+            svcs.append({
+                "name": "SVC_%03d" % snum, "vip": "%s.%d" % (net, 100 + snum),
+                "ports": 104 if mode != "l7" or snum % 3 else "80,443,2104", "mode": mode,
+                "protocol": "dicom" if snum % 5 == 0 else "tcp",
+                "persistence": "source_ip" if snum % 2 else "none", "pool": "pacs",
+                "check": CHECKS[snum % len(CHECKS)] if mode != "l4_dr" else "connect",
+            })
+        cluster_vars[name] = {"pacs_lb_cluster": name, "pacs_lb_pools": {"pacs": name + "_pacs"},
+                              "pacs_lb_services": svcs, "pacs_lb_vrrp_instances": [
+                                  {"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0",
+                                   "network": net + ".0/24"}]}
+    return groups, hostvars, cluster_vars
+
+
+def python_clusters(clusters, services, servers, rounds):
+    groups, hostvars, cluster_vars = cluster_inventory(clusters, services, servers)
+    balancer_vars = [(host, dict(cluster_vars[host.split("-")[0]])) for host in groups["balancers"]]
+    times = []
+    for _round in range(rounds):
+        start = time.perf_counter()
+        fleet = cl.build_clusters(balancer_vars, groups, hostvars, {})
+        blocks = 0
+        for model in fleet["clusters"].values():
+            sm.render_haproxy(model)
+            blocks += len(sm.render_keepalived_virtual_servers(model))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times), len(fleet["clusters"]), blocks
+
+
+def ansible_clusters(clusters, services, servers):
+    groups, hostvars, cluster_vars = cluster_inventory(clusters, services, servers)
+    with tempfile.TemporaryDirectory() as tmp:
+        inv = {"all": {"children": {}}}
+        for group, hosts in groups.items():
+            inv["all"]["children"][group] = {"hosts": {h: hostvars[h] for h in hosts}}
+        for name, values in cluster_vars.items():
+            os.makedirs(os.path.join(tmp, "inv", "group_vars", name))
+            with open(os.path.join(tmp, "inv", "group_vars", name, "pacs_lb.yml"), "w") as handle:
+                yaml.safe_dump(values, handle)
+        with open(os.path.join(tmp, "inv", "hosts.yml"), "w") as handle:
+            yaml.safe_dump(inv, handle)
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+                   ANSIBLE_HOME=os.path.join(ROOT, ".build", "ansible-home"))
+        playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+        timings = {}
+        # render.yml: the preflight role and both templates on the balancers
+        # (as the single-model --ansible run); preflight.yml: the preflight
+        # play of site.yml, over every host of the inventory (real servers too).
+        for what, path in (("render.yml (preflight + both templates, %d balancers)" % len(groups["balancers"]),
+                            os.path.join(ROOT, "tests", "render", "render.yml")),
+                           ("preflight.yml (every one of %d hosts)" % len(hostvars),
+                            os.path.join(ROOT, "playbooks", "preflight.yml"))):
+            start = time.perf_counter()
+            subprocess.run([playbook, "-i", os.path.join(tmp, "inv"), path, "-e",
+                            "render_dir=" + os.path.join(tmp, "out")], check=True, cwd=ROOT, env=env,
+                           stdout=subprocess.DEVNULL)
+            timings[what] = time.perf_counter() - start
+        checked = subprocess.run(["/usr/sbin/haproxy", "-c", "-f", os.path.join(tmp, "out", "site00-lb1.haproxy.cfg")],
+                                 capture_output=True, text=True, check=False)
+        return timings, checked.returncode, len(os.listdir(os.path.join(tmp, "out")))
 
 
 def python_path(services, servers, rounds):
@@ -93,7 +175,18 @@ def main():
     parser.add_argument("--servers", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ansible", action="store_true")
+    parser.add_argument("--clusters", type=int, default=0, help="that many balancer pairs of --services each")
     args = parser.parse_args()
+    if args.clusters:
+        median, best, count, blocks = python_clusters(args.clusters, args.services, args.servers, args.rounds)
+        print("%d clusters x %d services x %d servers: build every cluster + cross-cluster checks + render "
+              "(Python) median %.3f s, best %.3f s; %d models, %d IPVS virtual servers" % (
+                  args.clusters, args.services, args.servers, median, best, count, blocks))
+        if args.ansible:
+            timings, rc, files = ansible_clusters(args.clusters, args.services, args.servers)
+            print("via ansible-playbook on %d balancers: %s; %d files rendered, haproxy -c exit %d" % (
+                2 * args.clusters, ", ".join("%s %.1f s" % pair for pair in timings.items()), files, rc))
+        return
     median, best, backends, blocks = python_path(args.services, args.servers, args.rounds)
     print("model %d services x %d servers: build+render (Python) median %.3f s, best %.3f s; "
           "%d HAProxy backends, %d IPVS virtual servers" % (args.services, args.servers, median, best, backends, blocks))
