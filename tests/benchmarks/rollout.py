@@ -1,6 +1,6 @@
 """Rollout time and changed count per run (issue #16), as a new user would measure it.
 
-    .venv/bin/python tests/benchmarks/rollout.py single [--trials 2] [--noops 2] [--anchors]
+    .venv/bin/python tests/benchmarks/rollout.py single [--trials 2] [--noops 2] [--anchors] [--base REF]
     .venv/bin/python tests/benchmarks/rollout.py lab [--runs 3]
     .venv/bin/python tests/benchmarks/rollout.py scale [--clusters 20] [--services 20]
 
@@ -11,7 +11,9 @@ containers, times site.yml's first converge and --noops no-op re-runs, and
 removes them. With --anchors, the same job with geerlingguy.haproxy and
 evrardjp.keepalived (checked out from ANCHOR_DIR, default .build/anchors/roles,
 never committed) on containers of their own (pacs-lb-anchor, 198.18.45.0/24),
-interleaved with ours in each trial.
+interleaved with ours in each trial. With --base REF, the collection as it
+was at git REF too (exported to .build/bench-rollout/base, its own
+ansible.cfg and collection link): the before/after comparison.
 
 lab: site.yml no-op runs (verify included) on a running lab (`make lab`, or a
 Molecule lab with PACS_LB_LAB_NAME / PACS_LB_LAB_NET set), inventories/lab.
@@ -161,6 +163,14 @@ def single(args):
     if args.anchors:
         anchor_inv = single_inventory("pacs-lb-anchor", "198.18.45")
         jobs.append(("anchors", anchor_inv, [anchor_playbook("198.18.45")], {"ANSIBLE_ROLES_PATH": ANCHOR_DIR}))
+    if args.base:
+        base = os.path.join(WORK, "base")
+        shutil.rmtree(base, ignore_errors=True)
+        os.makedirs(base)
+        archive = subprocess.run(["git", "archive", args.base], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
+        jobs.insert(1, ("pacs_lb %s" % args.base, jobs[0][1], [os.path.join(base, "site.yml")],
+                        {"ANSIBLE_CONFIG": os.path.join(base, "ansible.cfg")}))
     rows = {}
     print("| job | run | s | changed | tasks |\n|---|---|---|---|---|")
     for trial in range(1, args.trials + 1):
@@ -186,10 +196,12 @@ def summary(rows):
         times = [r[0] for r in results]
         print("| %s | %s | %d | %.1f | %.1f-%.1f | %s |" % (job, kind, len(results), statistics.median(times), min(times),
                                                            max(times), "/".join(str(r[1]) for r in results)))
-    ours = dict((k, statistics.median([r[0] for r in v])) for (j, k), v in rows.items() if j == "pacs_lb")
-    anchors = dict((k, statistics.median([r[0] for r in v])) for (j, k), v in rows.items() if j == "anchors")
-    for kind in sorted(set(ours) & set(anchors)):
-        print("ratio pacs_lb / anchors, %s: %.2f" % (kind, ours[kind] / anchors[kind]))
+    medians = {}
+    for (job, kind), results in rows.items():
+        medians.setdefault(job, {})[kind] = statistics.median([r[0] for r in results])
+    for other in sorted(set(medians) - {"pacs_lb"}):
+        for kind in sorted(set(medians.get("pacs_lb", {})) & set(medians[other])):
+            print("ratio pacs_lb / %s, %s: %.2f" % (other, kind, medians["pacs_lb"][kind] / medians[other][kind]))
 
 
 # --- the full lab ------------------------------------------------------------------
@@ -238,6 +250,7 @@ def main():
     one.add_argument("--trials", type=int, default=2)
     one.add_argument("--noops", type=int, default=2)
     one.add_argument("--anchors", action="store_true")
+    one.add_argument("--base", metavar="REF", help="also the collection as it was at this git ref")
     full = sub.add_parser("lab")
     full.add_argument("--runs", type=int, default=3)
     big = sub.add_parser("scale")
