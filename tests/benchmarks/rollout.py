@@ -194,8 +194,9 @@ def summary(rows):
     print("\n| job | kind | runs | median s | min-max s | changed |\n|---|---|---|---|---|---|")
     for (job, kind), results in sorted(rows.items()):
         times = [r[0] for r in results]
-        print("| %s | %s | %d | %.1f | %.1f-%.1f | %s |" % (job, kind, len(results), statistics.median(times), min(times),
-                                                           max(times), "/".join(str(r[1]) for r in results)))
+        changed = "/".join(str(r[1]) for r in results)
+        print("| %s | %s | %d | %.1f | %.1f-%.1f | %s |"
+              % (job, kind, len(results), statistics.median(times), min(times), max(times), changed))
     medians = {}
     for (job, kind), results in rows.items():
         medians.setdefault(job, {})[kind] = statistics.median([r[0] for r in results])
@@ -227,9 +228,8 @@ def scale(args):
     from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm  # pylint: disable=import-outside-toplevel
 
     clusters = []
-    for number in range(args.clusters):
-        groups, hostvars, svcs, instances = model_scale.inventory(args.services, args.servers)
-        clusters.append((groups, hostvars, svcs, instances))
+    for _cluster in range(args.clusters):
+        clusters.append(model_scale.inventory(args.services, args.servers))
     times = []
     for _round in range(args.rounds):
         start = time.perf_counter()
@@ -238,9 +238,9 @@ def scale(args):
             sm.render_haproxy(model)
             sm.render_keepalived_virtual_servers(model)
         times.append(time.perf_counter() - start)
+    median = statistics.median(times)
     print("%d clusters x %d services x %d servers: preflight + render (Python) median %.2f s, min %.2f s, "
-          "per cluster %.3f s" % (args.clusters, args.services, args.servers, statistics.median(times), min(times),
-                                  statistics.median(times) / args.clusters))
+          "per cluster %.3f s" % (args.clusters, args.services, args.servers, median, min(times), median / args.clusters))
 
 
 def main():
