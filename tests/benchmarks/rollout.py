@@ -49,7 +49,9 @@ def env(**extra):
     base = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                 ANSIBLE_HOME=os.path.join(ROOT, ".build", "ansible-home"),
                 CONTAINERS_CONF=os.path.join(ROOT, "tests", "lab", "containers.conf"),
-                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default")
+                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default",
+                # the time of every task in the log (WORK/*.log)
+                ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     base.update(extra)
     return base
 
@@ -123,7 +125,9 @@ def anchor_playbook(net):
             "haproxy_frontend_bind_address": "*",
             "haproxy_backend_httpchk": "GET /",
             "haproxy_backend_servers": [{"name": "web1", "address": net + ".21:8080"}],
-            "keepalived_bind_on_non_local": True,
+            # the sysctls are set when the containers are created (podman refuses
+            # writes of tcp_retries2, which this option also sets)
+            "keepalived_bind_on_non_local": False,
             "keepalived_systemd_overrides": False,
             "keepalived_use_latest_stable": False,
             "keepalived_selinux_compile_rules": [],
