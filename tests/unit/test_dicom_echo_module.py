@@ -1,4 +1,5 @@
 """dicom_echo and hl7_mllp_probe modules: main() with patched module args, JSON on stdout."""
+import importlib
 import json
 
 import pytest
@@ -116,7 +117,14 @@ def test_documentation_matches_argument_spec(module, monkeypatch):
     monkeypatch.setattr(module, "AnsibleModule", fake_module)
     with pytest.raises(Stop):
         module.main()
-    options = yaml.safe_load(module.DOCUMENTATION)["options"]
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    options = dict(doc["options"])
+    # the options of the collection's doc fragments it extends (tls_client: the TLS client options)
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        name = fragment.rsplit(".", 1)[-1]
+        fragment_module = importlib.import_module(
+            "ansible_collections.medimaging.pacs_lb.plugins.doc_fragments." + name)
+        options.update(yaml.safe_load(fragment_module.ModuleDocFragment.DOCUMENTATION)["options"])
     spec = captured["argument_spec"]
     assert sorted(options) == sorted(spec)
     for name, doc in options.items():
