@@ -37,6 +37,14 @@ options:
     type: list
     elements: path
     default: []
+  stat:
+    description:
+      - Paths whose SHA-1 checksum (regular files), mode, owner and group are reported, so that a role can skip
+        a copy whose file is already as wanted (no round trip per file).
+    type: list
+    elements: path
+    default: []
+    version_added: 0.2.0
   commands:
     description:
       - Read-only commands, each an argument vector, run without a shell.
@@ -81,6 +89,13 @@ files:
   returned: always
   type: dict
   sample: {"/proc/sys/net/ipv4/ip_nonlocal_bind": "1\n"}
+stat:
+  description:
+    - Each path asked for in O(stat), with C(sha1) (null unless a regular file), C(mode) (four octal digits),
+      C(uid), C(gid) and C(isdir), or null when it does not exist.
+  returned: always
+  type: dict
+  sample: {"/etc/haproxy/pacs_lb_tls/vip.pem": {"sha1": "0b8c...", "mode": "0600", "uid": 0, "gid": 0, "isdir": false}}
 commands:
   description: One result per command, in the order asked.
   returned: always
@@ -102,7 +117,9 @@ commands:
       type: str
 """
 
+import hashlib
 import os
+import stat as stat_mod
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -133,6 +150,26 @@ def read_file(path):
         return None
 
 
+def stat_path(path):
+    """{sha1, mode, uid, gid, isdir} of path (not following a final symlink), or None."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    digest = None
+    if stat_mod.S_ISREG(info.st_mode):
+        sha1 = hashlib.sha1()
+        try:
+            with open(path, 'rb') as handle:
+                for chunk in iter(lambda: handle.read(65536), b''):
+                    sha1.update(chunk)
+            digest = sha1.hexdigest()
+        except (IOError, OSError):
+            digest = None
+    return {'sha1': digest, 'mode': '%04o' % stat_mod.S_IMODE(info.st_mode), 'uid': info.st_uid, 'gid': info.st_gid,
+            'isdir': stat_mod.S_ISDIR(info.st_mode)}
+
+
 def run(module, argv):
     argv = [str(arg) for arg in argv]
     if not argv:
@@ -150,6 +187,7 @@ def main():
             packages=dict(type='list', elements='str', default=[]),
             paths=dict(type='list', elements='path', default=[]),
             files=dict(type='list', elements='path', default=[]),
+            stat=dict(type='list', elements='path', default=[]),
             commands=dict(type='list', elements='list', default=[]),
         ),
         supports_check_mode=True,
@@ -160,6 +198,7 @@ def main():
         packages=installed_packages(module, params['packages']),
         paths=[path for path in params['paths'] if os.path.lexists(path)],
         files=dict((path, read_file(path)) for path in params['files']),
+        stat=dict((path, stat_path(path)) for path in params['stat']),
         commands=[run(module, argv) for argv in params['commands']],
     )
 
