@@ -66,12 +66,42 @@ def parse_ip_addr_json(text):
                for info in link.get('addr_info', []) if 'local' in info)
 
 
-def vrrp_state(dump_text, ip_addr_text):
-    """The module's result: instances with the VIPs this host holds, and the MASTER instances."""
+def parse_timing(text):
+    """{name: (last_transition, adver_int)}: when each instance entered its state (epoch seconds of the
+    keepalived host) and its advert interval in whole seconds (keepalived 2.2.7 writes both)."""
+    timing = {}
+    for entry in json.loads(text):
+        data = entry.get('data', {})
+        try:
+            timing[data.get('iname')] = (float(data['last_transition']), float(data.get('adver_int') or 0))
+        except (KeyError, TypeError, ValueError):
+            pass
+    return timing
+
+
+def settled(state, seconds_in_state, advert_int):
+    """True for a MASTER, and for a BACKUP that has been one longer than it would take it to become
+    MASTER if none advertised (3 adverts and the skew, under one advert): the pair has its MASTER."""
+    if state == 'MASTER':
+        return True
+    return state == 'BACKUP' and seconds_in_state is not None and seconds_in_state > 3 * max(advert_int, 1) + 1
+
+
+def vrrp_state(dump_text, ip_addr_text, now=None):
+    """The module's result: instances with the VIPs this host holds, and the MASTER instances.
+
+    now: the time on the keepalived host (epoch seconds); with it, each instance also gets
+    seconds_in_state and settled.
+    """
     addresses = parse_ip_addr_json(ip_addr_text)
     instances = parse_json_dump(dump_text)
+    timing = parse_timing(dump_text) if now is not None else {}
     for inst in instances:
         inst['vips_held'] = [vip for vip in inst['vips'] if vip in addresses]
         inst['vips_missing'] = [vip for vip in inst['vips'] if vip not in addresses]
         inst['holds_all_vips'] = bool(inst['vips']) and not inst['vips_missing']
+        if now is not None:
+            last, advert = timing.get(inst['name'], (None, 0))
+            inst['seconds_in_state'] = round(now - last, 1) if last else None
+            inst['settled'] = settled(inst['state'], inst['seconds_in_state'], advert)
     return {'instances': instances, 'masters': [i['name'] for i in instances if i['state'] == 'MASTER']}

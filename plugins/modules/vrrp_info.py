@@ -111,6 +111,19 @@ instances:
       description: True when the instance has VIPs and this host holds all of them.
       type: bool
       sample: true
+    seconds_in_state:
+      description: Seconds since the instance entered its state (keepalived's C(last_transition)), or null.
+      type: float
+      sample: 312.4
+      version_added: 0.2.0
+    settled:
+      description:
+        - True when the instance is MASTER, or BACKUP for longer than it would take to become MASTER if no
+          MASTER advertised (three advert intervals and one second), that is, its pair has a MASTER.
+        - False right after keepalived started, while the pair still elects its MASTER, and in FAULT.
+      type: bool
+      sample: true
+      version_added: 0.2.0
 """
 
 import json
@@ -229,7 +242,7 @@ def main():
     rc, addresses, err = module.run_command([ip_bin, '-j', 'addr', 'show'])
     if rc != 0:
         module.fail_json(msg='ip -j addr show failed: %s' % err.strip())
-    module.exit_json(changed=False, **vrrp_state(dump, addresses))
+    module.exit_json(changed=False, **vrrp_state(dump, addresses, now=time.time()))
 
 
 if __name__ == '__main__':

@@ -129,3 +129,19 @@ class TestVrrpState(object):
     def test_vip_listed_twice_counted_once(self):
         inst = ks.vrrp_state(dump((2, ['192.0.2.10/24', '192.0.2.10/32'])), ip_addr('192.0.2.10'))['instances'][0]
         assert inst['vips'] == ['192.0.2.10']
+
+
+def test_seconds_in_state_and_settled():
+    text = ka('unicast_backup_master.json')
+    last = dict((e['data']['iname'], e['data']['last_transition']) for e in json.loads(text))
+    state = ks.vrrp_state(text, ka('unicast_backup_master.ip_addr.json'), now=last['VI_PACS'] + 2.0)
+    inst = dict((i['name'], i) for i in state['instances'])
+    # a BACKUP for 2 s may still be electing (advert 1 s: MASTER after ~3.5 s without adverts)
+    assert inst['VI_PACS']['state'] == 'BACKUP' and inst['VI_PACS']['seconds_in_state'] == 2.0
+    assert inst['VI_PACS']['settled'] is False
+    assert inst['VI_HL7']['state'] == 'MASTER' and inst['VI_HL7']['settled'] is True
+    later = ks.vrrp_state(text, ka('unicast_backup_master.ip_addr.json'), now=last['VI_PACS'] + 10.0)
+    assert [i['settled'] for i in later['instances']] == [True, True]
+    assert ks.settled('FAULT', 100.0, 1) is False
+    # without now, the result is as before
+    assert 'settled' not in ks.vrrp_state(text, ka('unicast_backup_master.ip_addr.json'))['instances'][0]

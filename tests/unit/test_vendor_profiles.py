@@ -596,9 +596,10 @@ def test_preflight_rejects_unsafe_names(name):
 
 def _assert_stopped_before_any_host(out):
     assert "TASK [medimaging.pacs_lb.preflight" in out
+    assert "Read the VRRP state of every balancer" not in out
     assert "Install HAProxy" not in out
     assert "UNREACHABLE" not in out
-    assert "PLAY [Balancers]" not in out
+    assert "PLAY [Read which balancer holds the VIPs]" not in out
     recap = out[out.index("PLAY RECAP"):]
     assert re.findall(r"unreachable=(\d+)", recap) == ["0"] * 4
     assert re.findall(r"changed=(\d+)", recap) == ["0"] * 4
@@ -650,5 +651,5 @@ def test_site_control_run_does_reach_for_hosts(ansible_runs):
     tries to connect: proof that the two tests above would see host contact."""
     rc, out = ansible_runs["site:control"].result()
     assert rc != 0, out
-    assert "Install HAProxy" in out
+    assert "TASK [Read the VRRP state of every balancer]" in out
     assert "UNREACHABLE" in out

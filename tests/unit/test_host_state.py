@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+"""The host_state module: packages, paths, files and read-only commands in one call."""
+
+import hashlib
+import os
+import sys
+
+from lb_helpers import run_module
+
+from ansible_collections.medimaging.pacs_lb.plugins.modules import host_state
+
+
+def test_reads_everything_in_one_call(tmp_path):
+    present = tmp_path / "present"
+    present.write_text("1\n")
+    result = run_module(host_state, {
+        "packages": ["dpkg", "no-such-package-pacs-lb"],
+        "paths": [str(present), str(tmp_path / "absent")],
+        "files": [str(present), str(tmp_path / "absent")],
+        "commands": [[sys.executable, "-c", "print('hi')"], [sys.executable, "-c", "import sys; sys.exit(3)"],
+                     ["no-such-command-pacs-lb", "x"]],
+    })
+    assert not result.get("failed") and result["changed"] is False
+    assert result["packages"]["no-such-package-pacs-lb"] is None
+    assert result["packages"]["dpkg"]   # installed on the Debian machines this runs on
+    assert result["paths"] == [str(present)]
+    assert result["files"] == {str(present): "1\n", str(tmp_path / "absent"): None}
+    assert [(c["rc"], c["stdout"].strip()) for c in result["commands"]] == [(0, "hi"), (3, ""), (127, "")]
+
+
+def test_nothing_asked():
+    result = run_module(host_state, {})
+    assert result["packages"] == {} and result["paths"] == [] and result["files"] == {} and result["commands"] == []
+
+
+def test_stat_checksums_modes_and_owners(tmp_path):
+    wanted = tmp_path / "cert.pem"
+    wanted.write_text("PEM\n")
+    wanted.chmod(0o600)
+    result = run_module(host_state, {"stat": [str(wanted), str(tmp_path), str(tmp_path / "absent")]})
+    entry = result["stat"][str(wanted)]
+    assert entry["sha1"] == hashlib.sha1(b"PEM\n").hexdigest()
+    assert entry["mode"] == "0600" and entry["isdir"] is False
+    assert entry["uid"] == os.getuid() and entry["gid"] == os.getgid()
+    assert result["stat"][str(tmp_path)]["isdir"] is True and result["stat"][str(tmp_path)]["sha1"] is None
+    assert result["stat"][str(tmp_path / "absent")] is None
