@@ -163,6 +163,7 @@ def _backend(name, svc, group, servers, scheduler, http, on_server_down):
     return {
         "name": name,
         "mode": "http" if http else "tcp",
+        "check_type": check["type"] if check else "none",
         "lines": lines,
         "servers": [_server_line(s, svc, group, svc["persistence"] == "cookie_source_ip") for s in servers],
     }
@@ -246,7 +247,8 @@ def render_haproxy(model, on_server_down="keep_sessions"):
     families = ["ipv4"] + (["ipv6"] if ipv6 else [])
     return {"frontends": frontends, "backends": backends, "port_redirects": redirects, "server_addresses": addresses,
             "ip_families": families, "tls_files": model.get("tls_files", []),
-            "needs_external_check": any("option external-check" in b["lines"] for b in backends)}
+            "needs_external_check": any(b["check_type"] in ("external", "icmp") for b in backends),
+            "needs_icmp_check": any(b["check_type"] == "icmp" for b in backends)}
 
 
 # IPVS forwarding method per mode.

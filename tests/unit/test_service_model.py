@@ -145,7 +145,7 @@ def test_icmp_check_uses_the_external_script():
     model = build([{"name": "DB_DBVIP", "vip": "198.18.10.100", "ports": 20000, "mode": "l4_snat",
                     "pool": "pacs", "check": "icmp"}])
     sections = sm.render_haproxy(model)
-    assert sections["needs_external_check"]
+    assert sections["needs_external_check"] and sections["needs_icmp_check"]
     assert "external-check command /usr/local/libexec/pacs_lb/check_icmp" in sections["backends"][0]["lines"]
 
 
@@ -157,7 +157,10 @@ def test_external_check_script_is_given_the_server_port():
                     "pool": "pacs", "check": check},
                    {"name": "CLIENT", "vip": "198.18.10.101", "ports": "80,443", "mode": "l7", "pool": "pacs",
                     "check": check}])
-    portal, client = sm.render_haproxy(model)["backends"]
+    sections = sm.render_haproxy(model)
+    # a user's script, not ping: no ICMP echo sockets for HAProxy's group
+    assert sections["needs_external_check"] and not sections["needs_icmp_check"]
+    portal, client = sections["backends"]
     assert all(" %s:80 check" % srv.split()[2].split(":")[0] in srv for srv in portal["servers"]), portal["servers"]
     # Several ports keep "the port the client dialled": no port on the server line.
     assert all(srv.split()[2].count(":") == 0 for srv in client["servers"]), client["servers"]

@@ -55,6 +55,11 @@ def http_handler(name, port):
                         "Server: %s\r\n\r\n" % (len(body), name)).encode()
                 writer.write(head if method == b"HEAD" else head + body)
                 await writer.drain()
+                # HTTP/1.0 (keepalived's HTTP_GET and SSL_GET) and "Connection: close" end at the
+                # response: such a client reads to the end of the stream and fails on a kept one.
+                lines = request.lower().split(b"\r\n")
+                if lines[0].endswith(b"http/1.0") or b"connection: close" in lines[1:]:
+                    break
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
                 ConnectionError, ssl.SSLError):
             pass
