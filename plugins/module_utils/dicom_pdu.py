@@ -326,8 +326,10 @@ def _read_command(sock, result):
                     return parse_command(b"".join(fragments))
 
 
-def echo(host, port, called_ae, calling_ae, timeout=10.0, tls_context=None):
+def echo(host, port, called_ae, calling_ae, timeout=10.0, tls_context=None, server_name=None):
     """Associate, send C-ECHO, release. Returns a result dict; network problems never raise.
+
+    With ``tls_context``, TLS names ``server_name`` (default ``host``) in SNI and the name check.
 
     ``timeout`` bounds the whole exchange. ``stage`` is the last stage entered:
     connect, associate, echo, release, or done on success.
@@ -355,7 +357,7 @@ def echo(host, port, called_ae, calling_ae, timeout=10.0, tls_context=None):
         t = step("connect")
         sock = socket.create_connection((host, port), timeout=deadline - t)
         if tls_context is not None:
-            sock = tls_context.wrap_socket(sock, server_hostname=host)
+            sock = tls_context.wrap_socket(sock, server_hostname=server_name or host)
         timings["connect"] = _ms(t)
 
         t = step("associate")

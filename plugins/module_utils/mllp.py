@@ -109,8 +109,10 @@ def parse_ack(message):
     return dict(code=msa[1], code_text=ACK_CODES.get(msa[1], "unknown"), control_id=msa[2], text=text)
 
 
-def probe(host, port, message=None, timeout=10.0, expect=("AA", "CA"), tls_context=None):
+def probe(host, port, message=None, timeout=10.0, expect=("AA", "CA"), tls_context=None, server_name=None):
     """Send one framed message and wait for its ACK. Network problems never raise.
+
+    With ``tls_context``, TLS names ``server_name`` (default ``host``) in SNI and the name check.
 
     ok is True only if the ACK code is in ``expect`` and MSA-2 echoes our MSH-10.
     """
@@ -125,7 +127,7 @@ def probe(host, port, message=None, timeout=10.0, expect=("AA", "CA"), tls_conte
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
         if tls_context is not None:
-            sock = tls_context.wrap_socket(sock, server_hostname=host)
+            sock = tls_context.wrap_socket(sock, server_hostname=server_name or host)
         sock.sendall(payload)
         ack = read_frame(sock, max(timeout - (time.monotonic() - begin), 0.001)).decode("utf-8", "replace")
         result["latency_ms"] = round((time.monotonic() - begin) * 1000.0, 3)

@@ -187,14 +187,14 @@ SERVICE = {
     "server_tls": field("bool", "HAProxy speaks TLS to the real servers.", default=False,
                         used_by=PROXIED_MODES, used_by_field="mode"),
     "server_ca": field("str", "CA that the real servers' certificates are verified against (server_tls, https "
-                       "checks, DICOM/HL7 TLS checks); default pacs_lb_tls_server_ca.", pattern=TLS_REF,
-                       hint=TLS_REF_HINT, used_by=PROXIED_MODES, used_by_field="mode"),
+                       "checks, DICOM/HL7 TLS checks; in l4_dr/l4_nat keepalived's checks through the collection's "
+                       "check script); default pacs_lb_tls_server_ca.", pattern=TLS_REF, hint=TLS_REF_HINT),
     "server_verify": field("bool", "Verify the real servers' certificates (default true). false is an explicit "
-                           "opt-out (verify none), which verify reports as a warning.", used_by=PROXIED_MODES,
-                           used_by_field="mode"),
+                           "opt-out (verify none; keepalived's SSL_GET for an https check in l4_dr/l4_nat), which "
+                           "verify reports as a warning."),
     "server_name": field("str", "Name sent as SNI to the real servers and required in their certificates "
                          "(default: no SNI, the chain alone is verified).", pattern=r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}",
-                         hint="a DNS name", used_by=PROXIED_MODES, used_by_field="mode"),
+                         hint="a DNS name"),
     "cookie_name": field("str", "Cookie of cookie_source_ip.", default="PACSLB", pattern=COOKIE,
                          hint="1-32 letters, digits, _ -", used_by=("l7",), used_by_field="mode"),
     "maxconn": field("int", "Frontend connection limit.", minimum=1, maximum=1000000, used_by=PROXIED_MODES,

@@ -555,13 +555,23 @@ def _service_tls(svc, where, renderer, groups, routes, problems, ctx):
             if check is None and inherited and inherited["type"] in ("dicom", "hl7") and inherited.get(
                     "tls") != (passthrough or route["server_tls"]):
                 route["check"] = dict(inherited, tls=passthrough or route["server_tls"])
+    else:
+        # IPVS forwards the clients' TLS untouched: keepalived's DICOM/HL7
+        # checks of a TLS service speak TLS, and an https check is verified
+        # like HAProxy's (the collection's check script, not SSL_GET, which
+        # never verifies).
+        for group in groups:
+            check = group["check"]
+            if check and check["type"] in ("dicom", "hl7"):
+                check["tls"] = protocol in TLS_PROTOCOLS
+            uses_tls = uses_tls or bool(check and (check["type"] == "https" or check.get("tls")))
     verify = svc.get("server_verify")
     verify = True if verify is None else verify
     server_ca = None
     ca_value = svc.get("server_ca") or ctx["tls_server_ca"]
     if uses_tls and verify:
         if ca_value is None:
-            problems.add(where, "server_ca", "HAProxy speaks TLS to the servers (server_tls, an https check or a "
+            problems.add(where, "server_ca", "the balancer speaks TLS to the servers (server_tls, an https check or a "
                          "DICOM/HL7 TLS check) and verifies their certificates: name the CA (server_ca, or "
                          "pacs_lb_tls_server_ca for every service), or opt out with server_verify: false (reported "
                          "by verify)")
@@ -571,7 +581,7 @@ def _service_tls(svc, where, renderer, groups, routes, problems, ctx):
     elif not uses_tls:
         for field in ("server_ca", "server_name", "server_verify"):
             if svc.get(field) is not None:
-                problems.add(where, field, "is used only when HAProxy speaks TLS to the servers (server_tls, an https "
+                problems.add(where, field, "is used only when the balancer speaks TLS to the servers (server_tls, an https "
                              "check, or a DICOM/HL7 TLS check)")
     client_ca = _tls_ref(svc.get("tls_client_ca"), "tls_client_ca", "ca", where, problems, ctx)
     entry = ctx["tls"].get(cert["name"]) if cert and cert["name"] else None

@@ -14,12 +14,13 @@ from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validatio
 
 def misc_word(text):
     """One argument of a MISC_CHECK misc_path. keepalived splits misc_path on
-    spaces and ends it at a quote, and a legal AE title may hold both, so any
-    title beyond plain characters travels hex-encoded (pacs_lb_check.py
-    decodes the hex: prefix; ':' is not plain, so no title reads as hex)."""
-    if re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+    spaces and ends it at a quote, and a legal AE title or URL path may hold
+    both, so any word beyond plain characters travels hex-encoded
+    (pacs_lb_check.py decodes the hex: prefix; ':' is not plain, so no plain
+    word reads as hex)."""
+    if re.fullmatch(r"[A-Za-z0-9_./-]+", text):
         return text
-    return "hex:" + text.encode("ascii").hex()
+    return "hex:" + text.encode("utf-8").hex()
 
 
 # IPVS forwarding method per mode.
@@ -44,7 +45,7 @@ def render_keepalived_virtual_servers(model):
                     # inventory order becomes a strictly falling weight.
                     weight = max(1, 256 - pos) if svc["failover"] else srv["weight"]
                     reals.append({"address": srv["address"], "port": rport, "weight": weight,
-                                  "check": _keepalived_check(check, srv["address"], rport)})
+                                  "check": _keepalived_check(check, srv["address"], rport, svc["tls"], group["vip"])})
                 blocks.append({
                     "service": svc["name"], "vip": group["vip"], "port": port,
                     "lb_algo": "fo" if svc["failover"] else SCHEDULERS[svc["scheduler"]][1],
@@ -56,7 +57,23 @@ def render_keepalived_virtual_servers(model):
     return blocks
 
 
-def _keepalived_check(check, address, port):
+CHECK_SCRIPT = "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py"
+
+
+def _script_check(words, timeout):
+    return {"kind": "MISC_CHECK", "lines": ['misc_path "%s %s"' % (CHECK_SCRIPT, " ".join(words)),
+                                            "misc_timeout %d" % timeout]}
+
+
+def _tls_words(tls):
+    """The check script's TLS options: verified against the servers' CA (and
+    their name, when the service gives one), or the explicit opt-out."""
+    if not tls["server_verify"]:
+        return ["--no-verify"]
+    return ["--ca", misc_word(tls["server_ca"])] + (["--name", tls["server_name"]] if tls["server_name"] else [])
+
+
+def _keepalived_check(check, address, port, tls, vip):
     """A keepalived checker block as (keyword, [lines]); None for no check."""
     if not check or check["type"] == "none":
         return None
@@ -65,22 +82,26 @@ def _keepalived_check(check, address, port):
     common = ["connect_port %d" % cport, "connect_timeout %d" % timeout, "retry %d" % max(1, check["fall"] - 1)]
     if check["type"] == "connect":
         return {"kind": "TCP_CHECK", "lines": common}
-    if check["type"] in ("http", "https"):
+    if check["type"] == "http" or (check["type"] == "https" and not tls["server_verify"]):
         # keepalived 2.2 takes a code or a range (checked with --config-test).
+        # SSL_GET never verifies the server's certificate: only the opt-out uses it.
         return {"kind": "SSL_GET" if check["type"] == "https" else "HTTP_GET",
                 "url": {"path": check["path"], "status_code": check["status"]},
                 "lines": common}
+    if check["type"] == "https":
+        # Host as HAProxy's https check sends it: the check's, or the VIP.
+        host = check.get("host") or (vip if ":" not in vip else "[%s]" % vip)
+        return _script_check(_tls_words(tls) + ["https", address, "%d" % cport, misc_word(check["path"]),
+                                                check["status"], misc_word(host)], timeout)
     if check["type"] == "icmp":
         return {"kind": "PING_CHECK", "lines": ["retry %d" % max(1, check["fall"] - 1)]}
     if check["type"] == "external":
         return {"kind": "MISC_CHECK", "lines": ['misc_path "%s %s %d"' % (check["script"], address, cport),
                                                 "misc_timeout %d" % timeout]}
+    tls_words = _tls_words(tls) if check.get("tls") else []
     if check["type"] == "dicom":
-        return {"kind": "MISC_CHECK", "lines": [
-            'misc_path "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py dicom %s %d %s %s"' % (
-                address, cport, misc_word(check["called_ae"]), misc_word(check["calling_ae"])),
-            "misc_timeout %d" % timeout]}
+        return _script_check(tls_words + ["dicom", address, "%d" % cport, misc_word(check["called_ae"]),
+                                          misc_word(check["calling_ae"])], timeout)
     if check["type"] == "hl7":
-        return {"kind": "MISC_CHECK", "lines": ['misc_path "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py hl7 %s %d"' % (address, cport),
-                                                "misc_timeout %d" % timeout]}
+        return _script_check(tls_words + ["hl7", address, "%d" % cport], timeout)
     raise ValueError(check["type"])

@@ -129,7 +129,7 @@ def test_a_wildcard_covers_one_label():
     (svc(server_tls=True), "server_ca", "or opt out with server_verify: false"),
     (svc(tls_certificate=None, protocol="dicom_tls", server_tls=True, server_verify=False), "server_tls",
      "encrypt it twice"),
-    (svc(server_name="pacs1.example.org"), "server_name", "only when HAProxy speaks TLS to the servers"),
+    (svc(server_name="pacs1.example.org"), "server_name", "only when the balancer speaks TLS to the servers"),
     (svc(tls_certificate="/etc/ssl/a b.pem"), "tls_certificate", "an absolute path on the balancers"),
 ])
 def test_tls_service_problems(service, field, text):
@@ -199,6 +199,41 @@ def test_default_server_ca_and_the_opt_out_warning():
     report = vr.build_report(model, [], [], {}, {})
     assert report["warnings"] == ["service OPTOUT: the real servers' certificates are not verified "
                                   "(server_verify: false)"]
+
+
+def test_ipvs_tls_checks_are_verified_by_the_check_script(tmp_path):
+    # keepalived's SSL_GET never verifies a certificate: a verified https
+    # check, and the DICOM/HL7 check of a TLS service, run the collection's
+    # script with the servers' CA; SSL_GET is left to the explicit opt-out.
+    def dr(**fields):
+        out = svc(tls_certificate=None, mode="l4_dr", servers=[{"address": "127.0.0.1"}])
+        out.update(fields)
+        return out
+    services = [dr(name="WEB_DR", check={"type": "https", "path": "/status?full=1"}, server_name="pacs.example.org"),
+                dr(name="WEB_OPTOUT", vip="127.0.0.101", check={"type": "https"}, server_verify=False),
+                dr(name="DICOM_DR", protocol="dicom_tls", ports=2762, check={"type": "dicom", "called_ae": "PACS"}),
+                dr(name="DICOM_PLAIN", protocol="dicom", ports=104, check={"type": "dicom", "called_ae": "PACS"})]
+    inputs = site(services, server_ca="site_ca")
+    # keepalived --config-test refuses VRRP on lo: the machine's own interface
+    inputs["vrrp_instances"][0]["interface"] = "eth0"
+    model = sm.build_model(**inputs)
+    checks = dict((b["service"], b["real_servers"][0]["check"]) for b in sm.render_keepalived_virtual_servers(model))
+    script = "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py"
+    ca = "--ca /etc/haproxy/pacs_lb_tls/site_ca.ca.pem"
+    assert checks["WEB_DR"]["kind"] == "MISC_CHECK"
+    assert checks["WEB_DR"]["lines"][0] == 'misc_path "%s %s --name pacs.example.org https 127.0.0.1 443 hex:%s ' \
+        '200-399 127.0.0.100"' % (script, ca, "/status?full=1".encode().hex())
+    assert checks["WEB_OPTOUT"]["kind"] == "SSL_GET"
+    assert checks["DICOM_DR"]["lines"][0] == 'misc_path "%s %s dicom 127.0.0.1 2762 PACS LBCHECK"' % (script, ca)
+    assert checks["DICOM_PLAIN"]["lines"][0] == 'misc_path "%s dicom 127.0.0.1 104 PACS LBCHECK"' % script
+    ok, out = render_local.keepalived_check(render_local.write(render_local.render(model), tmp_path)["keepalived.conf"])
+    assert ok, out
+    report = vr.build_report(model, [], [], {}, {})
+    assert report["warnings"] == ["service WEB_OPTOUT: the real servers' certificates are not verified "
+                                  "(server_verify: false)"]
+    # without a CA, the https check is refused before any host is touched
+    found = problems(site([dr(name="WEB_DR", check={"type": "https"})]))
+    assert len(found) == 1 and "service 'WEB_DR'" in found[0] and "server_ca" in found[0] and "name the CA" in found[0], found
 
 
 def test_verify_judges_expiry_and_chain():
