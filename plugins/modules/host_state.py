@@ -45,6 +45,12 @@ options:
     elements: path
     default: []
     version_added: 0.2.0
+  dirs:
+    description: Directories whose entries are listed, so that a role can remove the files it no longer writes.
+    type: list
+    elements: path
+    default: []
+    version_added: 0.2.0
   commands:
     description:
       - Read-only commands, each an argument vector, run without a shell.
@@ -96,6 +102,12 @@ stat:
   returned: always
   type: dict
   sample: {"/etc/haproxy/pacs_lb_tls/vip.pem": {"sha1": "0b8c...", "mode": "0600", "uid": 0, "gid": 0, "isdir": false}}
+dirs:
+  description: Each directory asked for in O(dirs), with the names of its entries (sorted), or null when it is not a
+    readable directory.
+  returned: always
+  type: dict
+  sample: {"/etc/haproxy/pacs_lb_tls": ["lab_ca.ca.pem", "lab_vip.pem"]}
 commands:
   description: One result per command, in the order asked.
   returned: always
@@ -170,6 +182,13 @@ def stat_path(path):
             'isdir': stat_mod.S_ISDIR(info.st_mode)}
 
 
+def list_dir(path):
+    try:
+        return sorted(os.listdir(path)) if os.path.isdir(path) else None
+    except OSError:
+        return None
+
+
 def run(module, argv):
     argv = [str(arg) for arg in argv]
     if not argv:
@@ -188,6 +207,7 @@ def main():
             paths=dict(type='list', elements='path', default=[]),
             files=dict(type='list', elements='path', default=[]),
             stat=dict(type='list', elements='path', default=[]),
+            dirs=dict(type='list', elements='path', default=[]),
             commands=dict(type='list', elements='list', default=[]),
         ),
         supports_check_mode=True,
@@ -199,6 +219,7 @@ def main():
         paths=[path for path in params['paths'] if os.path.lexists(path)],
         files=dict((path, read_file(path)) for path in params['files']),
         stat=dict((path, stat_path(path)) for path in params['stat']),
+        dirs=dict((path, list_dir(path)) for path in params['dirs']),
         commands=[run(module, argv) for argv in params['commands']],
     )
 

@@ -44,3 +44,11 @@ def test_stat_checksums_modes_and_owners(tmp_path):
     assert entry["uid"] == os.getuid() and entry["gid"] == os.getgid()
     assert result["stat"][str(tmp_path)]["isdir"] is True and result["stat"][str(tmp_path)]["sha1"] is None
     assert result["stat"][str(tmp_path / "absent")] is None
+
+
+def test_dirs_list_their_entries(tmp_path):
+    (tmp_path / "b.pem").write_text("b")
+    (tmp_path / "a.ca.pem").write_text("a")
+    result = run_module(host_state, {"dirs": [str(tmp_path), str(tmp_path / "b.pem"), str(tmp_path / "absent")]})
+    assert result["dirs"] == {str(tmp_path): ["a.ca.pem", "b.pem"], str(tmp_path / "b.pem"): None,
+                              str(tmp_path / "absent"): None}
