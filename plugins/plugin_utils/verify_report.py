@@ -43,8 +43,11 @@ def _cluster_probes(model):
             check = group["check"] or {}
             kind = PROBE_BY_CHECK.get(check.get("type")) or PROBE_BY_PROTOCOL.get(svc["protocol"], "tcp")
             # A health URL on another port (GE's DR services) says nothing
-            # about the VIP port a client uses: probe the VIP port itself.
-            if check.get("port") and kind in ("http", "https") and svc["protocol"] not in ("http", "https"):
+            # about the VIP port a client uses: probe the VIP port itself (in
+            # TLS too when the service speaks it: the handshake probe below).
+            if check.get("port") and kind in ("http", "https") and (
+                    svc["protocol"] not in ("http", "https")
+                    or not any(first <= check["port"] <= last for first, last in group["ports"])):
                 kind = "tcp"
             tls = svc.get("tls") or {}
             tls_vip = bool(tls.get("terminated")) or svc["protocol"] in TLS_PROTOCOLS

@@ -53,6 +53,20 @@ def test_probe_kinds_follow_the_protocol():
     assert probes[1]["url"] == "http://198.18.10.100:80/system"
 
 
+def test_a_health_url_on_another_port_is_not_the_vip_port_s_protocol():
+    # GE's EA_Study_Management_Service: HTTPS on 443, judged by HTTP on 80:
+    # the client probe connects to 443 (and shakes hands: TLS probe), it does
+    # not send plain HTTP there.
+    study = {"name": "STUDY", "vip": "198.18.10.102", "ports": 443, "mode": "l4_dr", "protocol": "https",
+             "pool": "pacs", "check": {"type": "http", "port": 80, "path": "/"}}
+    web_on_check_port = dict(WEB, name="WEB2", vip="198.18.10.103", check={"type": "http", "port": 80, "path": "/"})
+    probes = dict((p["service"], p) for p in vr.verify_probes(build([study, web_on_check_port])))
+    assert (probes["STUDY"]["kind"], probes["STUDY"]["port"]) == ("tcp", 443)
+    assert probes["STUDY"]["tls"] is not None
+    # the check's port is the VIP's own port: the check's URL is the probe's
+    assert probes["WEB2"]["kind"] == "http" and probes["WEB2"]["url"] == "http://198.18.10.103:80/"
+
+
 def test_healthy_cluster_passes_with_counts():
     result = report()
     assert result["ok"] and result["problems"] == []
