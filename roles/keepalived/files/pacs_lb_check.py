@@ -78,7 +78,7 @@ def main(argv):
     args = [word(a) for a in argv]
     if len(args) == 5 and args[0] == "dicom":
         result = dicom_pdu.echo(args[1], int(args[2]), args[3], args[4], timeout=TIMEOUT, tls_context=context,
-                                 server_name=name)
+                                server_name=name)
         error = None if result.get("ok") else (result.get("error") or result)
     elif len(args) == 3 and args[0] == "hl7":
         result = mllp.probe(args[1], int(args[2]), timeout=TIMEOUT, tls_context=context, server_name=name)
