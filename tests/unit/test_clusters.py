@@ -266,6 +266,22 @@ def test_the_preflight_builds_every_cluster_under_limit_from_hostvars(tmp_path):
             "'VI_PACS' of cluster 'site_a_pacs' on 198.18.110.0/24") in out, out
 
 
+def test_the_preflight_as_a_role_dependency_gives_each_balancer_its_cluster(tmp_path):
+    """The roles depend on the preflight with a role-level condition, which Ansible adds to every
+    preflight task: it must not stop the step that gives each balancer its cluster's model (it once
+    tested pacs_lb_model, set by the step before: every balancer kept the union, without TLS files),
+    and the next dependency must skip the preflight."""
+    rc, out = _ansible(tmp_path, "-i", MULTI_SITE, os.path.join(ROOT, "tests", "render", "preflight_guard.yml"))
+    assert rc == 0, out
+    models = dict((m.group(1), (m.group(2), m.group(3))) for m in re.finditer(r"MODEL (\S+) (\S+) (\S+)", out))
+    for cluster, prefix in (("site_a_pacs", "a-pacs-lb"), ("site_a_vna", "a-vna-lb"), ("site_b_pacs", "b-pacs-lb")):
+        for num in (1, 2):
+            assert models["%s%d" % (prefix, num)] == (cluster, "%s1,%s2" % (prefix, prefix)), models
+    second = out.split("PLAY [The preflight again")[1]
+    assert "Build and validate the service model of every cluster" in second
+    assert "ok: [" not in second.split("PLAY RECAP")[0] and "changed: [" not in second.split("PLAY RECAP")[0]
+
+
 def test_multi_site_renders_each_pair_from_its_own_cluster(tmp_path):
     out_dir = tmp_path / "out"
     rc, out = _ansible(tmp_path, "-i", MULTI_SITE, os.path.join(ROOT, "tests", "render", "render.yml"),
