@@ -63,8 +63,14 @@ DEFAULT_SCRIPT_DIRS = ("/usr/local/libexec/pacs_lb",)
 MIN_PREFIX = {4: 8, 6: 16}
 # Where the haproxy role deploys the entries of pacs_lb_tls_certificates.
 TLS_DIR = "/etc/haproxy/pacs_lb_tls"
+
 TLS_PROTOCOLS = ("dicom_tls", "hl7_tls", "https")
 MAX_PREFIX = {4: 30, 6: 126}
+
+
+def url_host(address):
+    """An address as the host part of a URL, a Host header or HAProxy's address:port (IPv6 in brackets)."""
+    return "[%s]" % address if ":" in address else address
 
 
 class ModelError(Exception):

@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu, mllp
-from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import SCHEDULERS, format_ports
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import SCHEDULERS, format_ports, url_host
 
 
 def haproxy_check_lines(check, host_header=None):
@@ -60,7 +60,7 @@ def _tls_bind_options(tls):
 
 
 def _bind_address(vip, port_spec):
-    host = "[%s]" % vip if ":" in vip else vip
+    host = url_host(vip)
     return ",".join("%s:%s" % (host, part) for part in port_spec.split(","))
 
 
@@ -104,7 +104,7 @@ def _server_line(srv, svc, group, with_cookie):
     one_port = len(group["ports"]) == 1 and group["ports"][0][0] == group["ports"][0][1]
     if not port and check and check["type"] == "external" and one_port:
         port = group["ports"][0][0]
-    addr = srv["address"] if ":" not in srv["address"] else "[%s]" % srv["address"]
+    addr = url_host(srv["address"])
     # No port means "the port the client used" (HAProxy keeps the destination
     # port), which is how one multi-port VIP maps onto same-port servers.
     line = "server %s %s%s" % (srv["name"], addr, ":%d" % port if port else "")
@@ -155,7 +155,7 @@ def _backend(name, svc, group, servers, scheduler, http, on_server_down):
     if http and svc["forwardfor"]:
         lines.append("option forwardfor")
     if check:
-        lines += haproxy_check_lines(check, group["vip"] if ":" not in (group["vip"] or "") else "[%s]" % group["vip"])
+        lines += haproxy_check_lines(check, url_host(group["vip"] or ""))
         lines.append("default-server inter %dms fall %d rise %d%s" % (
             check["interval"], check["fall"], check["rise"],
             " on-marked-down shutdown-sessions" if on_server_down == "shutdown_sessions" else ""))

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import IPVS_MAX_PORTS, SCHEDULERS
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import IPVS_MAX_PORTS, SCHEDULERS, url_host
 
 
 def misc_word(text):
@@ -90,7 +90,7 @@ def _keepalived_check(check, address, port, tls, vip):
                 "lines": common}
     if check["type"] == "https":
         # Host as HAProxy's https check sends it: the check's, or the VIP.
-        host = check.get("host") or (vip if ":" not in vip else "[%s]" % vip)
+        host = check.get("host") or url_host(vip)
         return _script_check(_tls_words(tls) + ["https", address, "%d" % cport, misc_word(check["path"]),
                                                 check["status"], misc_word(host)], timeout)
     if check["type"] == "icmp":

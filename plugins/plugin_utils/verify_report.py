@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import clusters as cl
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import url_host
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.service_model import render_haproxy
 
 # Probe kind per check type: the protocol's own check where it has one.
@@ -68,7 +69,7 @@ def _cluster_probes(model):
                 "kind": kind,
                 "called_ae": check.get("called_ae", "ANY-SCP"),
                 "calling_ae": check.get("calling_ae", "LBCHECK"),
-                "url": "%s://%s:%d%s" % (scheme, group["vip"] if ":" not in group["vip"] else "[%s]" % group["vip"],
+                "url": "%s://%s:%d%s" % (scheme, url_host(group["vip"]),
                                          port, check.get("path", "/") if kind in ("http", "https") else "/"),
                 "status": str(check.get("status", "200-399")),
                 # The VIP speaks TLS: checked from the client's side by
