@@ -106,7 +106,8 @@ CHECK = {
     "interval": field("int", "Milliseconds between checks.", default=2000, minimum=100, maximum=CHECK_MS_MAX),
     "fall": field("int", "Failed checks before a server is DOWN.", default=3, minimum=1, maximum=1000),
     "rise": field("int", "Passed checks before a server is UP again.", default=2, minimum=1, maximum=1000),
-    "timeout": field("int", "Milliseconds a check may take.", default=5000, minimum=100, maximum=CHECK_MS_MAX),
+    "timeout": field("int", "Milliseconds a check may take (HAProxy gives an external or ICMP check's "
+                     "program the interval instead).", default=5000, minimum=100, maximum=CHECK_MS_MAX),
 }
 
 SERVER = {

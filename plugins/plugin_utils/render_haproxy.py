@@ -159,7 +159,11 @@ def _backend(name, svc, group, servers, scheduler, http, on_server_down):
         lines.append("default-server inter %dms fall %d rise %d%s" % (
             check["interval"], check["fall"], check["rise"],
             " on-marked-down shutdown-sessions" if on_server_down == "shutdown_sessions" else ""))
-        lines.append("timeout check %dms" % check["timeout"])
+        if check["type"] not in ("external", "icmp"):
+            # With "timeout check" set, HAProxy kills an external check's
+            # program after min(inter, timeout connect): 1 s by default, no
+            # more than ping's own wait. Without it the program has the interval.
+            lines.append("timeout check %dms" % check["timeout"])
     return {
         "name": name,
         "mode": "http" if http else "tcp",

@@ -12,6 +12,7 @@ from probe_peers import start_storescp, stop
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu, mllp
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils.haproxy_runtime import RuntimeAPI
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 
 CONFIG = """global
     stats socket {sock} mode 600 level admin
@@ -128,3 +129,45 @@ def test_mllp_check(tmp_path, hl7_peer):
     assert states["AE"][1] == "L7RSP", states  # conclusive at once thanks to min-recv 0
     assert peers["AA"].received[0] == mllp.default_test_message(
         control_id=mllp.HAPROXY_CONTROL_ID, timestamp=mllp.HAPROXY_TIMESTAMP)
+
+
+def test_external_check_program_has_the_interval_not_the_connect_timeout(tmp_path):
+    """The role's defaults give HAProxy "timeout connect 1s"; with "timeout check"
+    in the backend, HAProxy killed a check program after that second
+    (PROCTOUT), less than ping's own wait: ICMP checks failed on a slow host."""
+    # HAProxy runs it with an empty PATH: commands by absolute path.
+    script = tmp_path / "slow_check"
+    script.write_text("#!/bin/sh\n/bin/sleep 1.5\n")
+    script.chmod(0o755)
+    model = sm.build_model(
+        [], [{"name": "SLOW", "vip": "198.18.10.100", "ports": 80, "mode": "l4_snat", "pool": "pacs",
+              "check": {"type": "external", "script": "/usr/local/libexec/pacs_lb/slow_check",
+                        "interval": 3000, "rise": 1, "fall": 1}}],
+        [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.10.0/24"}], {},
+        {"balancers": ["lb1", "lb2"], "pacs": ["pacs1"]},
+        {"lb1": {"pacs_lb_address": "198.18.10.11"}, "lb2": {"pacs_lb_address": "198.18.10.12"},
+         "pacs1": {"pacs_lb_address": "198.18.10.21"}})
+    backend = sm.render_haproxy(model)["backends"][0]
+    sock = str(tmp_path / "admin.sock")
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text("\n".join(
+        ["global", "    stats socket %s mode 600 level admin" % sock, "    external-check", "    insecure-fork-wanted",
+         "defaults", "    timeout connect 1s", "    timeout client 5s", "    timeout server 5s",
+         "backend %s" % backend["name"], "    mode %s" % backend["mode"]]
+        + ["    " + line.replace("/usr/local/libexec/pacs_lb/slow_check", str(script)) for line in backend["lines"]]
+        + ["    " + server for server in backend["servers"]]) + "\n")
+    checked = syntax_check(str(cfg))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    proc = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        end, states = time.monotonic() + 10, {}
+        while time.monotonic() < end:
+            time.sleep(0.5)
+            if os.path.exists(sock):
+                states = show_stat(sock)
+                if states and all(s[1] not in ("", "INI", "START") for s in states.values()):
+                    break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    assert states and all(s[:2] == ("UP", "PROCOK") for s in states.values()), states
