@@ -27,6 +27,8 @@ except ImportError:  # pragma: no cover - reported as a clear error at use time
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu, mllp
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import model_schema as schema
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import tls_check
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_facts import (
+    TLS_PROTOCOLS, derive_service_facts, speaks_http)
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_schema import Problems, show
 
 MODES = schema.MODES
@@ -63,14 +65,7 @@ DEFAULT_SCRIPT_DIRS = ("/usr/local/libexec/pacs_lb",)
 MIN_PREFIX = {4: 8, 6: 16}
 # Where the haproxy role deploys the entries of pacs_lb_tls_certificates.
 TLS_DIR = "/etc/haproxy/pacs_lb_tls"
-
-TLS_PROTOCOLS = ("dicom_tls", "hl7_tls", "https")
 MAX_PREFIX = {4: 30, 6: 126}
-
-
-def url_host(address):
-    """An address as the host part of a URL, a Host header or HAProxy's address:port (IPv6 in brackets)."""
-    return "[%s]" % address if ":" in address else address
 
 
 class ModelError(Exception):
@@ -416,16 +411,16 @@ def _normalize_service(svc, ctx, problems):
         problems.add(where, "persistence", "cookie_source_ip needs mode l7 and protocol http (HAProxy must see HTTP)")
     if svc["persistence"] == "last_successful" and renderer != "haproxy":
         problems.add(where, "persistence", "last_successful is a stick table and needs mode l7 or l4_snat")
-    http = svc["protocol"] == "http" or (svc["protocol"] == "https" and bool(svc.get("tls_certificate")))
+    http = speaks_http(svc["protocol"], svc.get("tls_certificate"))
     if svc.get("forwardfor") and not http:
         problems.add(where, "forwardfor", "X-Forwarded-For needs mode l7 with HTTP (or HTTPS terminated with "
                      "tls_certificate)")
     if svc.get("cookie_name") is not None and svc["persistence"] != "cookie_source_ip":
         problems.add(where, "cookie_name", "is used only with persistence cookie_source_ip")
 
-    routes = _normalize_routes(svc, where, renderer, problems, ctx)
+    routes = _normalize_routes(svc, where, renderer, http, problems, ctx)
     tls, server_tls = _service_tls(svc, where, renderer, groups_out, routes, problems, ctx)
-    return {
+    return derive_service_facts({
         "name": name,
         "description": svc.get("description") or "",
         "vip": str(vip) if vip is not None else None,
@@ -448,12 +443,12 @@ def _normalize_service(svc, ctx, problems):
         "routes": routes,
         "server_tls": server_tls,
         "nat_gateway": instance["nat_gateway"] if instance and svc["mode"] == "l4_nat" else None,
-    }
+        "http": http,
+    })
 
 
-def _normalize_routes(svc, where, renderer, problems, ctx):
+def _normalize_routes(svc, where, renderer, http, problems, ctx):
     routes = []
-    http = svc["protocol"] == "http" or (svc["protocol"] == "https" and bool(svc.get("tls_certificate")))
     for pos, route in enumerate(svc.get("routes") or []):
         rwhere = "%s route #%d" % (where, pos + 1)
         matches = [m for m in ROUTE_MATCHES if m in route]
@@ -756,6 +751,11 @@ def _balancers(groups, balancer_group, ctx, problems, hosts=None):
     if len(families) > 1:
         problems.add("inventory", "pacs_lb_address", "the balancers mix IPv4 and IPv6 addresses (%s); VRRP unicast "
                      "peers must be of one family" % ", ".join("%s=%s" % (b["name"], b["address"]) for b in balancers))
+    for index, bal in enumerate(balancers):
+        # The first balancer of the group is the preferred VRRP master; each
+        # advertises to the others only (unicast, check_unicast_src).
+        bal["priority"] = max(1, 150 - 10 * index)
+        bal["peers"] = [other["address"] for other in balancers if other is not bal]
     for inst in ctx["instances"].values():
         # keepalived drops every VIP of another family than the instance's
         # unicast peers (and then has none): IPv6 VIPs need IPv6 balancers.
@@ -863,12 +863,11 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
 
 
 def haproxy_section_names(svc):
-    """(frontend, backend) names of every proxy section of a service, as render_haproxy names them."""
+    """(frontend, backend) names of every proxy section of a service (model_facts names them)."""
     names = []
     for group in svc["port_groups"]:
-        base = svc["name"] if group["name"] is None else "%s_%s" % (svc["name"], group["name"])
-        names.append(("fe_" + base, "be_" + base))
-        names += [(None, "be_%s_%s" % (base, route["name"])) for route in svc["routes"]]
+        names.append((group["frontend"], group["backend"]))
+        names += [(None, backend) for backend in group["route_backends"]]
     return names
 
 

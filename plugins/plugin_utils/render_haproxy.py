@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu, mllp
-from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import SCHEDULERS, format_ports, url_host
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import SCHEDULERS, format_ports
 
 
 def haproxy_check_lines(check, host_header=None):
@@ -59,9 +59,8 @@ def _tls_bind_options(tls):
     return opts
 
 
-def _bind_address(vip, port_spec):
-    host = url_host(vip)
-    return ",".join("%s:%s" % (host, part) for part in port_spec.split(","))
+def _bind_address(group, port_spec):
+    return ",".join("%s:%s" % (group["address"], part) for part in port_spec.split(","))
 
 
 # HAProxy opens one listening socket per bound port. Beyond this many ports
@@ -83,13 +82,13 @@ def _without_port(ranges, port):
     return out
 
 
-def _port_redirect(fe_name, group):
+def _port_redirect(group):
     """Bind port and nftables redirect for a port group too wide to bind port by port, else None."""
     if sum(last - first + 1 for first, last in group["ports"]) <= HAPROXY_MAX_BIND_PORTS:
         return None
     listen = group["ports"][0][0]
-    return {"frontend": fe_name, "vip": group["vip"], "family": "ip6" if ":" in group["vip"] else "ip",
-            "to": _bind_address(group["vip"], str(listen)),
+    return {"frontend": group["frontend"], "vip": group["vip"], "family": "ip6" if ":" in group["vip"] else "ip",
+            "to": _bind_address(group, str(listen)),
             "listen_port": listen, "ports": format_ports(_without_port(group["ports"], listen))}
 
 
@@ -104,7 +103,7 @@ def _server_line(srv, svc, group, with_cookie):
     one_port = len(group["ports"]) == 1 and group["ports"][0][0] == group["ports"][0][1]
     if not port and check and check["type"] == "external" and one_port:
         port = group["ports"][0][0]
-    addr = url_host(srv["address"])
+    addr = srv["host"]
     # No port means "the port the client used" (HAProxy keeps the destination
     # port), which is how one multi-port VIP maps onto same-port servers.
     line = "server %s %s%s" % (srv["name"], addr, ":%d" % port if port else "")
@@ -155,7 +154,7 @@ def _backend(name, svc, group, servers, scheduler, http, on_server_down):
     if http and svc["forwardfor"]:
         lines.append("option forwardfor")
     if check:
-        lines += haproxy_check_lines(check, url_host(group["vip"] or ""))
+        lines += haproxy_check_lines(check, group["address"])
         lines.append("default-server inter %dms fall %d rise %d%s" % (
             check["interval"], check["fall"], check["rise"],
             " on-marked-down shutdown-sessions" if on_server_down == "shutdown_sessions" else ""))
@@ -199,29 +198,28 @@ def render_haproxy(model, on_server_down="keep_sessions"):
     for svc in model["services"]:
         if svc["renderer"] != "haproxy":
             continue
-        http = svc["protocol"] == "http" or (svc["protocol"] == "https" and bool(svc["tls_certificate"]))
+        http = svc["http"]
         for group in svc["port_groups"]:
-            base = svc["name"] if group["name"] is None else "%s_%s" % (svc["name"], group["name"])
-            redirect = _port_redirect("fe_" + base, group)
+            redirect = _port_redirect(group)
             if redirect:
                 redirects.append(redirect)
-            bind = redirect["to"] if redirect else _bind_address(group["vip"], group["port_spec"])
+            bind = redirect["to"] if redirect else _bind_address(group, group["port_spec"])
             tls = svc["tls"]
             binds = [bind]
             if tls["certificate"]:
                 binds[0] += _tls_bind_options(tls)
-            fe = {"name": "fe_" + base, "mode": "http" if http else "tcp", "binds": binds,
-                  "lines": [], "use_backends": [], "default_backend": "be_" + base,
+            fe = {"name": group["frontend"], "mode": "http" if http else "tcp", "binds": binds,
+                  "lines": [], "use_backends": [], "default_backend": group["backend"],
                   "description": _haproxy_quote(svc["description"]) if svc["description"] else ""}
             if tls["redirect_port"]:
-                binds.append(_bind_address(group["vip"], str(tls["redirect_port"])))
+                binds.append(_bind_address(group, str(tls["redirect_port"])))
                 fe["lines"].append("http-request redirect scheme https code 301 unless { ssl_fc }")
             if tls["hsts_max_age"]:
                 fe["lines"].append("http-response set-header Strict-Transport-Security %s if { ssl_fc }" % (
                     _haproxy_quote("max-age=%d" % tls["hsts_max_age"])))
             if svc["maxconn"]:
                 fe["lines"].append("maxconn %d" % svc["maxconn"])
-            backends.append(_backend("be_" + base, svc, group, svc["servers"], svc["scheduler"], http, on_server_down))
+            backends.append(_backend(group["backend"], svc, group, svc["servers"], svc["scheduler"], http, on_server_down))
             addresses += [s["address"] for s in svc["servers"] + [s for r in svc["routes"] for s in r["servers"]]
                           if s["address"] not in addresses]
             ae_routes = [r for r in svc["routes"] if r["match"] in ("called_ae", "calling_ae")]
@@ -236,10 +234,9 @@ def render_haproxy(model, on_server_down="keep_sessions"):
                     "tcp-request content accept if { req.len ge %d }" % need,
                     "tcp-request content reject",
                 ]
-            for route in svc["routes"]:
+            for route, be_name in zip(svc["routes"], group["route_backends"]):
                 acl = "route_%s" % route["name"]
                 fe["lines"].append("acl %s %s" % (acl, _route_acl(route)))
-                be_name = "be_%s_%s" % (base, route["name"])
                 fe["use_backends"].append({"backend": be_name, "acl": acl})
                 rgroup = dict(group, check=route["check"] or group["check"],
                               server_port=route["server_port"] or group["server_port"])

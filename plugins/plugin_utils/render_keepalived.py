@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import IPVS_MAX_PORTS, SCHEDULERS, url_host
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import IPVS_MAX_PORTS, SCHEDULERS
 
 
 def misc_word(text):
@@ -45,7 +45,7 @@ def render_keepalived_virtual_servers(model):
                     # inventory order becomes a strictly falling weight.
                     weight = max(1, 256 - pos) if svc["failover"] else srv["weight"]
                     reals.append({"address": srv["address"], "port": rport, "weight": weight,
-                                  "check": _keepalived_check(check, srv["address"], rport, svc["tls"], group["vip"])})
+                                  "check": _keepalived_check(check, srv["address"], rport, svc["tls"], group["address"])})
                 blocks.append({
                     "service": svc["name"], "vip": group["vip"], "port": port,
                     "lb_algo": "fo" if svc["failover"] else SCHEDULERS[svc["scheduler"]][1],
@@ -73,7 +73,7 @@ def _tls_words(tls):
     return ["--ca", misc_word(tls["server_ca"])] + (["--name", tls["server_name"]] if tls["server_name"] else [])
 
 
-def _keepalived_check(check, address, port, tls, vip):
+def _keepalived_check(check, address, port, tls, vip_host):
     """A keepalived checker block as (keyword, [lines]); None for no check."""
     if not check or check["type"] == "none":
         return None
@@ -90,7 +90,7 @@ def _keepalived_check(check, address, port, tls, vip):
                 "lines": common}
     if check["type"] == "https":
         # Host as HAProxy's https check sends it: the check's, or the VIP.
-        host = check.get("host") or url_host(vip)
+        host = check.get("host") or vip_host
         return _script_check(_tls_words(tls) + ["https", address, "%d" % cport, misc_word(check["path"]),
                                                 check["status"], misc_word(host)], timeout)
     if check["type"] == "icmp":

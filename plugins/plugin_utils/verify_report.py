@@ -14,18 +14,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import clusters as cl
-from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import url_host
-from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.service_model import render_haproxy
-
-# Probe kind per check type: the protocol's own check where it has one.
-PROBE_BY_CHECK = {"dicom": "dicom", "hl7": "hl7", "http": "http", "http_head": "http", "https": "https"}
-PROBE_BY_PROTOCOL = {"dicom": "dicom", "hl7": "hl7", "http": "http", "https": "https", "dicom_tls": "dicom",
-                     "hl7_tls": "hl7"}
-TLS_PROTOCOLS = ("dicom_tls", "hl7_tls", "https")
 
 
 def verify_probes(model, hosts=None):
-    """One probe per service port group, on the group's first VIP port.
+    """One probe per service port group: the one the model carries (model_facts).
 
     model: one cluster's model, or {cluster: model} (pacs_lb_clusters), of
     which the clusters with a balancer among hosts (the play's, --limit
@@ -33,50 +25,8 @@ def verify_probes(model, hosts=None):
     clusters = cl.as_clusters(model)
     probes = []
     for name in cl.clusters_in_scope(clusters, hosts):
-        probes.extend(dict(probe, cluster=name) for probe in _cluster_probes(clusters[name]))
-    return probes
-
-
-def _cluster_probes(model):
-    probes = []
-    for svc in model["services"]:
-        for group in svc["port_groups"]:
-            check = group["check"] or {}
-            kind = PROBE_BY_CHECK.get(check.get("type")) or PROBE_BY_PROTOCOL.get(svc["protocol"], "tcp")
-            # A health URL on another port (GE's DR services) says nothing
-            # about the VIP port a client uses: probe the VIP port itself (in
-            # TLS too when the service speaks it: the handshake probe below).
-            if check.get("port") and kind in ("http", "https") and (
-                    svc["protocol"] not in ("http", "https")
-                    or not any(first <= check["port"] <= last for first, last in group["ports"])):
-                kind = "tcp"
-            tls = svc.get("tls") or {}
-            tls_vip = bool(tls.get("terminated")) or svc["protocol"] in TLS_PROTOCOLS
-            port = group["ports"][0][0]
-            # Of several VIP ports, the checked one is known to be served
-            # (GE's DB_MT: 1521 rather than port 1).
-            if check.get("port") and any(first <= check["port"] <= last for first, last in group["ports"]):
-                port = check["port"]
-            scheme = "https" if kind == "https" or (svc["protocol"] == "https" and svc["tls_certificate"]) else "http"
-            base = svc["name"] if group["name"] is None else "%s_%s" % (svc["name"], group["name"])
-            probes.append({
-                "service": svc["name"] if group["name"] is None else "%s/%s" % (svc["name"], group["name"]),
-                "frontend": "fe_" + base if svc["renderer"] == "haproxy" else None,
-                "vip": group["vip"],
-                "port": port,
-                "mode": svc["mode"],
-                "persistence": svc["persistence"],
-                "kind": kind,
-                "called_ae": check.get("called_ae", "ANY-SCP"),
-                "calling_ae": check.get("calling_ae", "LBCHECK"),
-                "url": "%s://%s:%d%s" % (scheme, url_host(group["vip"]),
-                                         port, check.get("path", "/") if kind in ("http", "https") else "/"),
-                "status": str(check.get("status", "200-399")),
-                # The VIP speaks TLS: checked from the client's side by
-                # tls_probe against this CA (an entry of
-                # pacs_lb_tls_certificates), and the DICOM/HL7 probe speaks TLS.
-                "tls": {"ca": tls.get("probe_ca"), "client_certificate": bool(tls.get("client_ca"))} if tls_vip else None,
-            })
+        probes.extend(dict(group["probe"], cluster=name)
+                      for svc in clusters[name]["services"] for group in svc["port_groups"])
     return probes
 
 
@@ -113,12 +63,14 @@ def probe_outcome(probe, result):
 
 
 def _backend_frontends(model):
-    """HAProxy backend name -> (frontend, first bind) as the renderer names them."""
+    """HAProxy backend name -> (frontend, VIP address:first port) from the model."""
     out = {}
-    for fe in render_haproxy(model)["frontends"]:
-        bind = fe["binds"][0].split(" ")[0].split(",")[0]
-        for name in [fe["default_backend"]] + [r["backend"] for r in fe["use_backends"]]:
-            out[name] = (fe["name"], bind)
+    for svc in model["services"]:
+        for group in svc["port_groups"]:
+            where = "%s:%d" % (group["address"], group["ports"][0][0])
+            for name in [group["backend"]] + group["route_backends"]:
+                if name:
+                    out[name] = (group["frontend"], where)
     return out
 
 

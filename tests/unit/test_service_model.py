@@ -2,6 +2,7 @@
 import pytest
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report
 
 import render_local
 
@@ -369,3 +370,46 @@ def test_ipvs_service_with_every_server_at_weight_0_is_refused():
     # Failover sets falling weights of its own; HAProxy takes weight 0 servers as drained.
     sm.build_model([], [dict(svc, failover=True)], INSTANCES, {}, GROUPS, drained)
     sm.build_model([], [dict(svc, mode="l7")], INSTANCES, {}, GROUPS, drained)
+
+
+def test_the_model_carries_every_derived_fact_once():
+    """Names, address forms, the HTTP rule, probes, VRRP priority and peers are
+    the model's; the renderers and verify read them (a changed fact shows
+    through, nothing derives it again)."""
+    model = build([dicom(routes=[{"name": "EMERGENCY", "calling_ae": "CT_EMERG", "pool": "emergency"}]),
+                   {"name": "WEB", "vip": "198.18.10.101", "ports": 443, "mode": "l7", "protocol": "https",
+                    "pool": "pacs", "tls_certificate": "/etc/haproxy/site.pem"},
+                   dicom(name="DR", mode="l4_dr", vip="198.18.10.102", server_port=None, check="connect")])
+    dicom_svc, web, dr = model["services"]
+    (group,) = dicom_svc["port_groups"]
+    assert (group["frontend"], group["backend"], group["route_backends"], group["address"]) == (
+        "fe_DICOM", "be_DICOM", ["be_DICOM_EMERGENCY"], "198.18.10.100")
+    assert (dicom_svc["http"], web["http"], dr["http"]) == (False, True, False)
+    assert dr["port_groups"][0]["frontend"] is None and dr["port_groups"][0]["backend"] is None
+    assert [s["host"] for s in dicom_svc["servers"]] == ["198.18.10.21", "198.18.10.22"]
+    assert group["probe"]["kind"] == "dicom" and group["probe"]["called_ae"] == "ORTHANC"
+    assert web["port_groups"][0]["probe"]["url"] == "https://198.18.10.101:443/"
+    assert [(b["name"], b["priority"], b["peers"]) for b in model["balancers"]] == [
+        ("lb1", 150, ["198.18.10.12"]), ("lb2", 140, ["198.18.10.11"])]
+
+    group["frontend"], group["backend"] = "fe_X", "be_X"
+    dicom_svc["servers"][0]["host"] = "198.18.10.99"
+    model["balancers"][0].update(priority=77, peers=["198.18.10.98"])
+    sections = sm.render_haproxy(model)
+    assert sections["frontends"][0]["name"] == "fe_X" and sections["frontends"][0]["default_backend"] == "be_X"
+    assert sections["backends"][0]["servers"][0].startswith("server pacs1 198.18.10.99:4242 ")
+    group["probe"]["url"] = "http://probe.example/"
+    assert [p["url"] for p in verify_report.verify_probes(model)][0] == "http://probe.example/"
+    keepalived = render_local.render(model, "lb1")["keepalived.conf"]
+    assert "    priority 77\n" in keepalived and "        198.18.10.98\n" in keepalived
+
+
+def test_ipv6_addresses_are_bracketed_in_the_model():
+    hostvars = dict(HOSTVARS, pacs1={"pacs_lb_address": "2001:db8::21"}, pacs2={"pacs_lb_address": "2001:db8::22"},
+                    lb1={"pacs_lb_address": "2001:db8::11"}, lb2={"pacs_lb_address": "2001:db8::12"})
+    model = sm.build_model([], [dicom(vip="2001:db8::100", server_port=None)],
+                           [dict(INSTANCES[0], network="2001:db8::/64")], {}, GROUPS, hostvars)
+    (svc,) = model["services"]
+    assert svc["port_groups"][0]["address"] == "[2001:db8::100]"
+    assert svc["servers"][0]["host"] == "[2001:db8::21]"
+    assert sm.render_haproxy(model)["frontends"][0]["binds"] == ["[2001:db8::100]:104"]
