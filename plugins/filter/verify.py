@@ -10,20 +10,17 @@ __metaclass__ = type
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report as vr
 
 
-def verify_report(model, probes, probe_runs, haproxy=None, vrrp=None, check_mode=False, tls_run=None, warn_days=30,
-                  fail_days=7):
-    """tls_run: the registered loop of tls_probe over every probe (items without TLS skipped)."""
-    tls_results = {}
-    for index, result in enumerate((tls_run or {}).get("results") or []):
-        if not result.get("skipped"):
-            tls_results[index] = result
-    return vr.build_report(model, probes, vr.probe_results(probes, probe_runs), haproxy or {}, vrrp or {}, check_mode,
-                           tls_results, int(warn_days), int(fail_days))
+def verify_report(model, probes, probed, haproxy=None, vrrp=None, check_mode=False, warn_days=30, fail_days=7):
+    """probed: the registered loop of vip_probes over verify_probe_batches."""
+    results, tls_results = vr.batch_results(probes, probed)
+    return vr.build_report(model, probes, results, haproxy or {}, vrrp or {}, check_mode, tls_results,
+                           int(warn_days), int(fail_days))
 
 
 class FilterModule(object):
     def filters(self):
         return {
             "verify_probes": vr.verify_probes,
+            "verify_probe_batches": vr.probe_batches,
             "verify_report": verify_report,
         }

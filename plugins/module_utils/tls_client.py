@@ -12,10 +12,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import os
 import shutil
+import socket
 import ssl
 import tempfile
+import time
 
 # Options of the probe modules that take a TLS client context.
 ARGUMENT_SPEC = dict(
@@ -63,3 +66,87 @@ def context_from_params(params):
         return None
     return client_context(params["tls_verify"], params.get("tls_ca_file"), params.get("tls_ca_data"),
                           params.get("tls_client_cert_data"), params.get("tls_client_key_data"), server_name=True)
+
+
+# The TLS probe (tls_probe, vip_probes): what a client sees on a TLS port.
+def _decode_der(der):
+    """Certificate fields of DER bytes without verification (ssl's own decoder, as getpeercert() returns them)."""
+    decoder = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decoder is None:
+        return {}
+    handle, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(ssl.DER_cert_to_PEM_cert(der))
+        return decoder(path)
+    except (ssl.SSLError, ValueError, OSError):
+        return {}
+    finally:
+        os.unlink(path)
+
+
+def _name(rdns):
+    return ",".join("%s=%s" % pair for rdn in rdns or () for pair in rdn)
+
+
+def cert_facts(cert, now=None):
+    """subject, issuer, names, not_after, days_left of a getpeercert() dictionary."""
+    if not cert:
+        return {}
+    now = now or time.time()
+    expires = ssl.cert_time_to_seconds(cert["notAfter"])
+    return {
+        "subject": _name(cert.get("subject")),
+        "issuer": _name(cert.get("issuer")),
+        "names": [value for kind, value in cert.get("subjectAltName", ()) if kind in ("DNS", "IP Address")],
+        "not_after": datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "days_left": int((expires - now) // 86400),
+    }
+
+
+def _context(verify, ca_data, server_name, client):
+    ctx = client_context(verify, None, ca_data, client[0], client[1], server_name=bool(server_name))
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    return ctx
+
+
+def _handshake(host, port, ctx, server_name, timeout):
+    start = time.monotonic()
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname=server_name) as tls:
+            elapsed = (time.monotonic() - start) * 1000.0
+            verified = ctx.verify_mode == ssl.CERT_REQUIRED
+            cert = tls.getpeercert() if verified else _decode_der(tls.getpeercert(binary_form=True) or b"")
+            out = {"protocol": tls.version(), "cipher": tls.cipher()[0], "alpn": tls.selected_alpn_protocol(),
+                   "handshake_ms": round(elapsed, 1)}
+            # A server that wants a client certificate refuses a missing one
+            # after the handshake (TLS 1.3): read once to see the alert.
+            tls.settimeout(0.2)
+            try:
+                tls.recv(1)
+            except (socket.timeout, ssl.SSLWantReadError):
+                pass
+            out.update(cert_facts(cert))
+            return out
+
+
+def probe(host, port, server_name=None, ca_data=None, verify=True, client=(None, None), timeout=10.0):
+    result = {"host": host, "port": port, "ok": False, "handshake": False, "protocol": None, "cipher": None,
+              "alpn": None, "chain_valid": False, "verify_error": None, "error": None, "handshake_ms": None}
+    try:
+        result.update(_handshake(host, port, _context(verify, ca_data, server_name, client), server_name,
+                                 timeout))
+        result.update(handshake=True, chain_valid=verify, ok=True)
+        return result
+    except ssl.SSLCertVerificationError as exc:
+        result["verify_error"] = exc.verify_message or str(exc)
+    except (OSError, ValueError) as exc:  # ssl.SSLError, refused, timeout, bad CA text
+        result["error"] = str(exc) or exc.__class__.__name__
+        return result
+    # The chain did not verify: what is served, without verification.
+    try:
+        result.update(_handshake(host, port, _context(False, None, server_name, client), server_name, timeout))
+        result["handshake"] = True
+    except (OSError, ValueError) as exc:
+        result["error"] = str(exc) or exc.__class__.__name__
+    return result

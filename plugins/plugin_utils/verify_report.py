@@ -74,24 +74,36 @@ def _backend_frontends(model):
     return out
 
 
-def probe_results(probes, runs):
-    """One registered result per probe from the role's per-kind loop tasks.
+def probe_batches(model, probes):
+    """The vip_probes runs of the verify role: one per cluster, with its probes and its CAs (name -> PEM)."""
+    clusters = cl.as_clusters(model)
+    batches = []
+    for probe in probes:
+        if not batches or batches[-1]["cluster"] != probe["cluster"]:
+            certificates = clusters[probe["cluster"]].get("tls_certificates") or {}
+            batches.append({"cluster": probe["cluster"], "probes": [], "ca_data": dict(
+                (name, entry["pem"]) for name, entry in certificates.items() if entry.get("pem"))})
+        batches[-1]["probes"].append(probe)
+    return batches
 
-    Each task loops over every probe and skips the other kinds, so item i of
-    each run belongs to probe i; the one that was not skipped is its result.
-    A probe that no task ran (all skipped, or a run missing) gets a skipped
-    placeholder, which the report counts as "probe not run".
-    """
-    out = []
-    for index in range(len(probes)):
-        picked = {"skipped": True}
-        for run in runs:
-            results = (run or {}).get("results") or []
-            if index < len(results) and not results[index].get("skipped"):
-                picked = results[index]
-                break
-        out.append(picked)
-    return out
+
+def batch_results(probes, probed):
+    """(results, tls_results) from the registered loop of vip_probes over probe_batches.
+
+    results: one per probe, the result of its kind (a skipped placeholder,
+    "probe not run", where a batch failed or is missing); tls_results:
+    probe index -> handshake result, for the probes with TLS."""
+    runs = [run for run in (probed or {}).get("results") or [] if isinstance(run, dict)]
+    by_cluster = dict(((run.get("item") or {}).get("cluster"), run.get("results")) for run in runs)
+    results, tls_results, seen = [], {}, {}
+    for index, probe in enumerate(probes):
+        pos = seen[probe["cluster"]] = seen.get(probe["cluster"], -1) + 1
+        batch = by_cluster.get(probe["cluster"])
+        entry = batch[pos] if isinstance(batch, list) and pos < len(batch) else {}
+        results.append(entry.get("result") or {"skipped": True})
+        if probe.get("tls") and entry:
+            tls_results[index] = entry.get("tls") or {}
+    return results, tls_results
 
 
 def unreadable(info, key):

@@ -194,22 +194,37 @@ def test_check_mode_reports_findings_as_unconfirmed():
         "service WEB VIP 198.18.10.100:80 (http probe from the client side): Status code was -1: Connection refused"]
 
 
-def test_probe_results_pick_the_task_that_ran_each_probe():
+def test_batch_results_line_up_with_the_probes_per_cluster():
     probes = vr.verify_probes(model())  # dicom, http, tcp
-    skipped = {"skipped": True}
-    dicom_run = {"results": [{"ok": True}, skipped, skipped]}
-    http_run = {"results": [skipped, {"status": 200}, skipped]}
-    tcp_run = {"results": [skipped, skipped, {"state": "started"}]}
-    hl7_run = {"results": [skipped, skipped, skipped]}
-    assert vr.probe_results(probes, [dicom_run, hl7_run, http_run, tcp_run]) == [
-        {"ok": True}, {"status": 200}, {"state": "started"}]
+    (batch,) = vr.probe_batches(model(), probes)
+    assert batch["probes"] == probes and batch["cluster"] == probes[0]["cluster"]
+    probed = {"results": [{"item": batch, "results": [
+        {"result": {"ok": True}, "tls": None}, {"result": {"status": 200}, "tls": {"handshake": True}},
+        {"result": {"state": "started"}, "tls": None}]}]}
+    results, tls_results = vr.batch_results(probes, probed)
+    assert results == [{"ok": True}, {"status": 200}, {"state": "started"}]
+    assert tls_results == {}  # none of these probes has TLS
 
 
-def test_probe_results_when_every_task_skipped_or_had_no_loop():
-    # check mode with modules that skip, or a task skipped as a whole: no
-    # "No first item, sequence was empty", the probe shows as not run
+def test_batch_results_when_the_batch_failed_or_never_ran():
+    # a failed module run (bad CA text, unreachable delegate) or a task
+    # skipped as a whole: every probe shows as not run, none as healthy
     probes = vr.verify_probes(model())
-    whole_task_skipped = {"skipped": True, "msg": "skipped, since check mode"}
-    picked = vr.probe_results(probes, [whole_task_skipped, {"results": [{"skipped": True}] * 3}, None, {}])
-    assert picked == [{"skipped": True}] * 3
-    assert vr.probe_outcome(probes[0], picked[0]) == (False, None, "probe not run")
+    (batch,) = vr.probe_batches(model(), probes)
+    for probed in ({"results": [{"item": batch, "failed": True, "msg": "boom"}]},
+                   {"skipped": True, "msg": "skipped, since check mode"}, None, {}):
+        results, tls_results = vr.batch_results(probes, probed)
+        assert results == [{"skipped": True}] * 3 and tls_results == {}
+        assert vr.probe_outcome(probes[0], results[0]) == (False, None, "probe not run")
+
+
+def test_probe_batches_carry_each_clusters_own_ca():
+    one, two = model(), model()
+    one["tls_certificates"] = {"site_ca": {"pem": "PEM-ONE"}, "lb_cert": {"pem": None}}
+    two["tls_certificates"] = {"site_ca": {"pem": "PEM-TWO"}}
+    clusters = {"pacs": dict(one, cluster="pacs"), "vna": dict(two, cluster="vna")}
+    probes = vr.verify_probes(clusters)
+    batches = vr.probe_batches(clusters, probes)
+    assert [(b["cluster"], b["ca_data"], len(b["probes"])) for b in batches] == [
+        ("pacs", {"site_ca": "PEM-ONE"}, 3), ("vna", {"site_ca": "PEM-TWO"}, 3)]
+    assert [p for b in batches for p in b["probes"]] == probes
