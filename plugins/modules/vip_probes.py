@@ -16,7 +16,7 @@ description:
     DICOM C-ECHO (as M(medimaging.pacs_lb.dicom_echo)), an HL7 message answered by an ACK
     (as M(medimaging.pacs_lb.hl7_mllp_probe)), an HTTP(S) GET or a TCP connect; a probe with C(tls) is first
     checked with a TLS handshake (as M(medimaging.pacs_lb.tls_probe)) and then speaks its protocol over TLS.
-  - The verify role gives it the probes the service model carries (filter C(medimaging.pacs_lb.verify_probes)):
+  - The verify role gives it the probes the service model carries (filter C(medimaging.pacs_lb.verify_probes)),
     one task for every VIP port instead of a module run per port and kind.
   - Connects from the managed host; use C(delegate_to) to probe from the controller or a client network.
     Read-only; also runs in check mode.
@@ -27,9 +27,9 @@ options:
     description:
       - The probes. Each needs C(kind) (V(dicom), V(hl7), V(http), V(https) or V(tcp)), C(vip) and C(port);
         DICOM probes C(called_ae) and C(calling_ae), HTTP(S) probes C(url).
-      - C(tls) (optional) is V(null) or C({ca, client_certificate}): the handshake's chain is verified against
-        O(ca_data[ca]) (not verified when C(ca) is null) and the client certificate is presented when
-        C(client_certificate) is true.
+      - C(tls) (optional) is V(null) or a dictionary with C(ca) and C(client_certificate). The handshake's chain is
+        verified against the O(ca_data) entry named C(ca) (not verified when C(ca) is null) and the client
+        certificate is presented when C(client_certificate) is true.
       - Other keys (the verify role's C(service), C(status), ...) are ignored.
     type: list
     elements: dict
