@@ -247,45 +247,7 @@ servers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.medimaging.pacs_lb.plugins.module_utils.haproxy_runtime import (
-    NotFoundError,
-    RuntimeAPI,
-    RuntimeAPIError,
-    merge_servers,
-    proxy_summary,
-    server_summary,
-)
-
-
-def collect(api, backend=None):
-    """Build the module result from a RuntimeAPI (or a fake with the same methods)."""
-    stat = api.show_stat()
-    servers = [server_summary(s) for s in merge_servers(stat, api.show_servers_state())]
-    info = api.show_info()
-
-    frontends = [proxy_summary(r) for r in stat if r['type'] == 'frontend']
-    backends = [proxy_summary(r) for r in stat if r['type'] == 'backend']
-    if backend is not None:
-        names = [b['name'] for b in backends]
-        if backend not in names:
-            raise NotFoundError("backend '%s' not found (backends: %s)" % (backend, ', '.join(names) or 'none'))
-        backends = [b for b in backends if b['name'] == backend]
-        servers = [s for s in servers if s['backend'] == backend]
-    for entry in backends:
-        entry['servers'] = [s for s in servers if s['backend'] == entry['name']]
-
-    return {
-        'changed': False,
-        'process': {
-            'version': info.get('Version'),
-            'pid': info.get('Pid'),
-            'uptime_sec': info.get('Uptime_sec'),
-            'current_connections': info.get('CurrConns'),
-        },
-        'frontends': frontends,
-        'backends': backends,
-        'servers': servers,
-    }
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils.haproxy_runtime import RuntimeAPI, RuntimeAPIError, collect
 
 
 def main():

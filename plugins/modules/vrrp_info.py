@@ -126,86 +126,8 @@ instances:
       version_added: 0.2.0
 """
 
-import json
-import os
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.medimaging.pacs_lb.plugins.module_utils.keepalived_state import vrrp_state
-
-
-def _proc_ppid(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            # the command name may contain spaces; fields resume after ')'
-            return int(handle.read().rsplit(')', 1)[1].split()[1])
-    except (IOError, OSError, IndexError, ValueError):
-        return None
-
-
-def _keepalived_here(pid):
-    """True for a keepalived process in this network namespace: the one whose VIPs ip -j addr shows."""
-    try:
-        with open('/proc/%d/comm' % pid) as handle:
-            if handle.read().strip() != 'keepalived':
-                return False
-        return os.readlink('/proc/%d/ns/net' % pid) == os.readlink('/proc/self/ns/net')
-    except (IOError, OSError):
-        return False
-
-
-def find_keepalived_pids(pid_file):
-    """keepalived parent PIDs of this network namespace: from pid_file if it names one, else from /proc."""
-    try:
-        with open(pid_file) as handle:
-            pid = int(handle.read().strip())
-        if _keepalived_here(pid):   # a stale PID file may name a reused PID
-            return [pid]
-    except (IOError, OSError, ValueError):
-        pass
-    pids = [int(e) for e in os.listdir('/proc') if e.isdigit() and _keepalived_here(int(e))]
-    return sorted(pid for pid in pids if (_proc_ppid(pid) or 0) not in pids)
-
-
-def dump_path(pid):
-    """Where keepalived writes its JSON dump: its TMPDIR, else /tmp."""
-    tmpdir = '/tmp'
-    try:
-        with open('/proc/%d/environ' % pid, 'rb') as handle:
-            for item in handle.read().split(b'\0'):
-                if item.startswith(b'TMPDIR=') and len(item) > 7:
-                    tmpdir = item[7:].decode('utf-8', 'replace')
-    except (IOError, OSError):
-        pass
-    return os.path.join(tmpdir, 'keepalived.json')
-
-
-def _mtime_ns(path):
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-
-
-def wait_for_dump(path, previous_mtime, timeout, sleep=time.sleep, clock=time.monotonic):
-    """Text of path once it is rewritten (mtime changed) and whole JSON, or None after timeout.
-
-    keepalived truncates and rewrites the file, so a read can catch it half
-    written: text that does not parse means "try again".
-    """
-    deadline = clock() + timeout
-    while True:
-        if _mtime_ns(path) not in (None, previous_mtime):
-            try:
-                with open(path) as handle:
-                    text = handle.read()
-                json.loads(text)
-                return text
-            except (IOError, OSError, ValueError):
-                pass
-        if clock() >= deadline:
-            return None
-        sleep(0.05)
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils.keepalived_state import StateError, read_vrrp
 
 
 def main():
@@ -217,32 +139,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    pids = find_keepalived_pids(module.params['pid_file'])
-    if not pids:
-        module.fail_json(msg='no running keepalived found in this network namespace (pid file %s)'
-                         % module.params['pid_file'])
-    if len(pids) > 1:
-        module.fail_json(msg='several keepalived processes (%s); not signalling any' % ', '.join(map(str, pids)))
-    rc, out, err = module.run_command([module.get_bin_path('keepalived', required=True), '--signum=JSON'])
-    if rc != 0 or not out.strip().isdigit():
-        module.fail_json(msg='this keepalived has no JSON dump (keepalived --signum=JSON: %s)' % (err or out).strip())
-    ip_bin = module.get_bin_path('ip', required=True)
-
-    path = module.params['json_file'] or dump_path(pids[0])
-    before = _mtime_ns(path)
     try:
-        os.kill(pids[0], int(out))
-    except OSError as exc:
-        module.fail_json(msg='cannot signal keepalived (pid %d): %s; run the task as root' % (pids[0], exc))
-    dump = wait_for_dump(path, before, module.params['timeout'])
-    if dump is None:
-        module.fail_json(msg='keepalived (pid %d) did not rewrite %s within %ss'
-                         % (pids[0], path, module.params['timeout']))
-
-    rc, addresses, err = module.run_command([ip_bin, '-j', 'addr', 'show'])
-    if rc != 0:
-        module.fail_json(msg='ip -j addr show failed: %s' % err.strip())
-    module.exit_json(changed=False, **vrrp_state(dump, addresses, now=time.time()))
+        state = read_vrrp(module, module.params['pid_file'], module.params['json_file'], module.params['timeout'])
+    except StateError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **state)
 
 
 if __name__ == '__main__':

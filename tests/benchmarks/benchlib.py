@@ -39,6 +39,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+# The lab's load tool (modality_sim) lives with the lab; the benchmarks drive it too.
+if os.path.join(ROOT, "tests", "lab") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 RESULTS_DIR = os.path.join(ROOT, ".build", "benchmarks")
 IMAGE = os.environ.get("LAB_IMAGE", "localhost/pacs-lb-lab:bookworm")
 PREFIX = "pacs-lb-perf"
@@ -426,27 +429,17 @@ def render_haproxy_config(topology, services, stats_socket, tuning=None, role_va
     Returns (text, model).
     """
     _collection_path()
-    import jinja2
-    import yaml
     from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model  # pylint: disable=import-error
+    # The tests' render path: the roles' templates and defaults, laid out in process.
+    sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "fixtures"))
+    import render_local  # pylint: disable=import-error
     model = service_model.build_model(
         [], services, [{"name": "VI_PERF", "virtual_router_id": 240, "interface": "eth0",
                         "network": topology.vrrp_network}],
         groups={"balancers": ["lb1"]}, hostvars={"lb1": {"pacs_lb_address": topology.lb_ip}},
         # The external check compared in check_cpu.py is the benchmark's own script.
         check_script_dirs=service_model.DEFAULT_SCRIPT_DIRS + (os.path.dirname(ECHOSCU_CHECK),))
-    with open(os.path.join(ROOT, "roles", "haproxy", "defaults", "main.yml"), encoding="utf-8") as handle:
-        variables = yaml.safe_load(handle)
-    variables.update(role_vars or {})
-    variables.update({"haproxy_stats_socket": stats_socket, "inventory_hostname": "lb1",
-                      "ansible_managed": "Ansible managed (rendered by tests/benchmarks/benchlib.py)",
-                      "pacs_lb_model": model,
-                      "__haproxy_sections": service_model.render_haproxy(model, variables["haproxy_on_server_down"])})
-    from ansible.module_utils.parsing.convert_bool import boolean
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROOT, "roles", "haproxy", "templates")),
-                             trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.filters["bool"] = boolean  # Ansible's filter of that name, which the template uses
-    text = env.get_template("haproxy.cfg.j2").render(**variables)
+    text = render_local.render(model, "lb1", haproxy_stats_socket=stats_socket, **(role_vars or {}))["haproxy.cfg"]
     lines = []
     for line in text.splitlines():
         for pattern, replacement, _why in BENCH_EDITS:

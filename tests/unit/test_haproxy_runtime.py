@@ -26,7 +26,7 @@ from lb_helpers import (
 )
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import haproxy_runtime as hr
-from ansible_collections.medimaging.pacs_lb.plugins.modules import haproxy_info
+from ansible_collections.medimaging.pacs_lb.plugins.modules import balancer_state, haproxy_info
 
 
 def stat(name):
@@ -462,7 +462,7 @@ class TestHaproxyInfo(object):
         ])
 
     def test_collect(self):
-        result = haproxy_info.collect(self.fake())
+        result = hr.collect(self.fake())
         assert result['changed'] is False
         assert result['process']['version'] == '2.6.12-fake'
         assert [b['name'] for b in result['backends']] == ['be_pacs', 'be_web']
@@ -477,13 +477,13 @@ class TestHaproxyInfo(object):
         assert result['backends'][0]['servers'][0]['name'] == 'pacs1'
 
     def test_backend_filter(self):
-        result = haproxy_info.collect(self.fake(), 'be_web')
+        result = hr.collect(self.fake(), 'be_web')
         assert [b['name'] for b in result['backends']] == ['be_web']
         assert [s['name'] for s in result['servers']] == ['web1']
 
     def test_unknown_backend(self):
         with pytest.raises(hr.NotFoundError, match="be_x.*be_pacs, be_web"):
-            haproxy_info.collect(self.fake(), 'be_x')
+            hr.collect(self.fake(), 'be_x')
 
     def test_main_fixture_capture(self, monkeypatch):
         answers = {
@@ -583,3 +583,22 @@ def test_live_haproxy_info(lab):
     assert servers['pacs2']['operational_state'] == 'DOWN'
     assert servers['pacs2']['last_check'] == 'Connection refused'
     assert result['process']['version'].startswith('2.')
+
+
+@live
+def test_live_balancer_state_reads_haproxy_and_reports_keepalived_unreadable(lab, tmp_path):
+    """One module run for verify: HAProxy's servers as haproxy_info reads them;
+    no keepalived here, so its part says why (the module itself never fails)."""
+    result = run_module(balancer_state, {'socket': lab.socket_path, 'pid_file': str(tmp_path / 'none.pid')})
+    assert not result.get('failed') and result['changed'] is False
+    servers = dict((s['name'], s) for s in result['haproxy']['servers'] if s['backend'] == 'be_pacs')
+    assert (servers['pacs1']['operational_state'], servers['pacs2']['operational_state']) == ('UP', 'DOWN')
+    assert result['vrrp']['failed'] and 'keepalived' in result['vrrp']['msg']
+
+
+def test_balancer_state_with_nothing_readable(sockdir, tmp_path):
+    result = run_module(balancer_state, {'socket': os.path.join(sockdir, 'none.sock'),
+                                         'pid_file': str(tmp_path / 'none.pid')})
+    assert not result.get('failed')
+    assert result['haproxy']['failed'] and 'none.sock' in result['haproxy']['msg']
+    assert result['vrrp']['failed'] and result['vrrp']['msg']

@@ -16,6 +16,7 @@ import pytest
 
 from lb_helpers import FIXTURES, fixture_text, run_module
 
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils import keepalived_state as ks
 from ansible_collections.medimaging.pacs_lb.plugins.modules import vrrp_info
 
 
@@ -31,7 +32,7 @@ def test_wait_for_dump(tmp_path):
     path = str(tmp_path / 'keepalived.json')
     with open(path, 'w') as handle:
         handle.write('[]')
-    before = vrrp_info._mtime_ns(path)
+    before = ks._mtime_ns(path)
 
     def rewrite():
         time.sleep(0.2)
@@ -42,17 +43,17 @@ def test_wait_for_dump(tmp_path):
 
     writer = threading.Thread(target=rewrite)
     writer.start()
-    got = vrrp_info.wait_for_dump(path, before, 3)
+    got = ks.wait_for_dump(path, before, 3)
     writer.join()
     assert got == ka('master_fault.json')
     # not rewritten: times out
-    assert vrrp_info.wait_for_dump(path, vrrp_info._mtime_ns(path), 0.2) is None
+    assert ks.wait_for_dump(path, ks._mtime_ns(path), 0.2) is None
 
 
 def test_stale_pid_file_is_not_trusted(tmp_path):
     pid_file = tmp_path / 'keepalived.pid'
     pid_file.write_text('%d\n' % os.getpid())   # a live process that is not keepalived
-    assert os.getpid() not in vrrp_info.find_keepalived_pids(str(pid_file))
+    assert os.getpid() not in ks.find_keepalived_pids(str(pid_file))
 
 
 def test_dump_path_follows_tmpdir(tmp_path):
@@ -61,12 +62,12 @@ def test_dump_path_follows_tmpdir(tmp_path):
                              env=env, stdout=subprocess.PIPE)
     try:
         child.stdout.readline()   # its environment is readable once it runs
-        assert vrrp_info.dump_path(child.pid) == str(tmp_path / 'keepalived.json')
+        assert ks.dump_path(child.pid) == str(tmp_path / 'keepalived.json')
     finally:
         child.kill()
         child.wait()
         child.stdout.close()
-    assert vrrp_info.dump_path(2 ** 22 + 1) == '/tmp/keepalived.json'   # no such process
+    assert ks.dump_path(2 ** 22 + 1) == '/tmp/keepalived.json'   # no such process
 
 
 # ---------------------------------------------------------------------------
@@ -114,8 +115,8 @@ def host(tmp_path, monkeypatch):
     monkeypatch.setattr(vrrp_info.AnsibleModule, 'run_command', run_command)
     monkeypatch.setattr(vrrp_info.AnsibleModule, 'get_bin_path',
                         lambda module, name, *a, **kw: '/usr/sbin/' + name)
-    monkeypatch.setattr(vrrp_info, 'find_keepalived_pids', lambda pid_file: [4242])
-    monkeypatch.setattr(vrrp_info.os, 'kill', fake.kill)
+    monkeypatch.setattr(ks, 'find_keepalived_pids', lambda pid_file: [4242])
+    monkeypatch.setattr(ks.os, 'kill', fake.kill)
     return fake
 
 
@@ -144,7 +145,7 @@ def test_main_backup(host):
 
 
 def test_main_default_json_file_is_keepalived_tmpdir(host, monkeypatch):
-    monkeypatch.setattr(vrrp_info, 'dump_path', lambda pid: host.json_file if pid == 4242 else None)
+    monkeypatch.setattr(ks, 'dump_path', lambda pid: host.json_file if pid == 4242 else None)
     result = run_module(vrrp_info, host.args(json_file=None))
     assert result['masters'] == ['VI_PACS']
 
@@ -163,7 +164,7 @@ def test_main_fails(host, change, message):
 
 @pytest.mark.parametrize('pids, message', [([], 'no running keepalived'), ([10, 20], 'several keepalived processes')])
 def test_main_not_one_keepalived(host, monkeypatch, pids, message):
-    monkeypatch.setattr(vrrp_info, 'find_keepalived_pids', lambda pid_file: pids)
+    monkeypatch.setattr(ks, 'find_keepalived_pids', lambda pid_file: pids)
     result = run_module(vrrp_info, host.args())
     assert host.signals == []
     assert result['failed'] is True and message in result['msg']

@@ -18,9 +18,9 @@ balancer test needs:
   (``missing_on_server`` must be 0).
 
 CLI:
-  python tests/benchmarks/modality_sim.py send --host 198.18.40.80 --port 104 \
+  python tests/lab/modality_sim.py send --host 198.18.40.80 --port 104 \
       --associations 4 --studies 8 --mix ct:20,mg:4 --records out.jsonl --orthanc http://198.18.40.98:8042
-  python tests/benchmarks/modality_sim.py reconcile --records out.jsonl --storescp-dir /tmp/sink
+  python tests/lab/modality_sim.py reconcile --records out.jsonl --storescp-dir /tmp/sink
 Exit status: 0 all acknowledged instances found (or no lookup asked for), 1 some acknowledged instance is
 missing on the servers, 2 some instances were given up (never acknowledged).
 """
