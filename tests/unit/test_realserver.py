@@ -4,10 +4,10 @@ import os
 import re
 import subprocess
 
-import jinja2
 import pytest
 
 from ansible_collections.medimaging.pacs_lb.plugins.filter import realserver as rs_filter
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils import realserver_plan as rp
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import realserver as rs
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 
@@ -95,7 +95,7 @@ def test_dr_pool_members(model):
 
 
 def test_sysctls_for_a_plain_interface():
-    assert rs.dr_sysctls("eth0") == [
+    assert rp.dr_sysctls("eth0") == [
         {"name": "net.ipv4.conf.all.arp_ignore", "path": "net/ipv4/conf/all/arp_ignore", "value": "1"},
         {"name": "net.ipv4.conf.all.arp_announce", "path": "net/ipv4/conf/all/arp_announce", "value": "2"},
         {"name": "net.ipv4.conf.eth0.arp_ignore", "path": "net/ipv4/conf/eth0/arp_ignore", "value": "1"},
@@ -104,7 +104,7 @@ def test_sysctls_for_a_plain_interface():
 
 
 def test_sysctls_for_a_vlan_use_slashes_and_loose_rp_filter():
-    items = rs.dr_sysctls("eth0.100", loose_rp_filter=True)
+    items = rp.dr_sysctls("eth0.100", loose_rp_filter=True)
     assert [i["name"] for i in items] == [
         "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce",
         "net/ipv4/conf/eth0.100/arp_ignore", "net/ipv4/conf/eth0.100/arp_announce", "net/ipv4/conf/eth0.100/rp_filter"]
@@ -113,18 +113,13 @@ def test_sysctls_for_a_vlan_use_slashes_and_loose_rp_filter():
 
 
 def test_sysctls_on_all_are_not_doubled():
-    assert len(rs.dr_sysctls("all")) == 2
+    assert len(rp.dr_sysctls("all")) == 2
 
 
 @pytest.mark.parametrize("bad", ["", None, "../x", "a/b", "."])
 def test_sysctls_reject_bad_interface(bad):
     with pytest.raises(ValueError):
-        rs.dr_sysctls(bad)
-
-
-def test_parse_proc_values():
-    text = "/proc/sys/net/ipv4/conf/all/arp_ignore:0\n/proc/sys/net/ipv4/conf/eth0.100/arp_announce:2\nnoise\n"
-    assert rs.parse_proc_values(text) == {"net/ipv4/conf/all/arp_ignore": "0", "net/ipv4/conf/eth0.100/arp_announce": "2"}
+        rp.dr_sysctls(bad)
 
 
 IP_JSON = [
@@ -136,21 +131,21 @@ IP_JSON = [
 
 
 def test_addresses_from_ip_json():
-    assert rs.lo_ipv4_addresses(IP_JSON) == ["127.0.0.1", "198.18.30.100"]
-    assert rs.interface_with_address(IP_JSON, "198.18.30.21") == "eth0"
+    assert rp.lo_ipv4_addresses(IP_JSON) == ["127.0.0.1", "198.18.30.100"]
+    assert rp.interface_with_address(IP_JSON, "198.18.30.21") == "eth0"
     # An address on lo is never the service interface.
-    assert rs.interface_with_address(IP_JSON, "198.18.30.100") is None
-    assert rs.interface_with_address(IP_JSON, "198.18.30.99") is None
+    assert rp.interface_with_address(IP_JSON, "198.18.30.100") is None
+    assert rp.interface_with_address(IP_JSON, "198.18.30.99") is None
 
 
-SYSCTLS = rs.dr_sysctls("eth0")
+SYSCTLS = rp.dr_sysctls("eth0")
 KERNEL_DEFAULTS = {i["path"]: "0" for i in SYSCTLS}
 APPLIED = {i["path"]: i["value"] for i in SYSCTLS}
 
 
 def test_plan_first_run(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    plan = rs.linux_plan("present", vips, ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS)
+    plan = rp.linux_plan("present", vips, ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS)
     assert plan["present"] is True
     assert plan["add"] == [{"address": "198.18.30.100", "prefixlen": 32, "label": "lo:pacslb0"},
                            {"address": "198.18.30.101", "prefixlen": 32, "label": "lo:pacslb1"}]
@@ -163,8 +158,8 @@ def test_plan_first_run(model):
 
 def test_plan_second_run_changes_nothing(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    first = rs.linux_plan("present", vips, ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS)
-    again = rs.linux_plan("present", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], first["state"],
+    first = rp.linux_plan("present", vips, ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS)
+    again = rp.linux_plan("present", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], first["state"],
                           SYSCTLS, APPLIED)
     assert (again["add"], again["remove"], again["sysctl_set"], again["sysctl_restore"]) == ([], [], [], [])
     assert again["state"] == first["state"]
@@ -172,20 +167,20 @@ def test_plan_second_run_changes_nothing(model):
 
 def test_plan_does_not_own_a_vip_that_was_there_before(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    plan = rs.linux_plan("present", vips, ["127.0.0.1", "198.18.30.100"], {}, SYSCTLS, KERNEL_DEFAULTS)
+    plan = rp.linux_plan("present", vips, ["127.0.0.1", "198.18.30.100"], {}, SYSCTLS, KERNEL_DEFAULTS)
     assert [a["address"] for a in plan["add"]] == ["198.18.30.101"]
     assert plan["state"]["vips"] == ["198.18.30.101"]
-    absent = rs.linux_plan("absent", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], plan["state"],
+    absent = rp.linux_plan("absent", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], plan["state"],
                            SYSCTLS, APPLIED)
     assert absent["remove"] == ["198.18.30.101"]
 
 
 def test_plan_container_with_settings_already_right_writes_no_sysctl(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    plan = rs.linux_plan("present", vips, ["127.0.0.1"], {}, SYSCTLS, APPLIED)
+    plan = rp.linux_plan("present", vips, ["127.0.0.1"], {}, SYSCTLS, APPLIED)
     assert plan["sysctl_set"] == []
     # ... and absent then has nothing to restore either.
-    absent = rs.linux_plan("absent", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], plan["state"],
+    absent = rp.linux_plan("absent", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], plan["state"],
                            SYSCTLS, APPLIED)
     assert absent["sysctl_restore"] == []
 
@@ -193,8 +188,8 @@ def test_plan_container_with_settings_already_right_writes_no_sysctl(model):
 def test_plan_absent_restores_values_from_before_the_first_run(model):
     vips = rs.dr_vips_for_host(model, "rs1")
     before = dict(KERNEL_DEFAULTS, **{"net/ipv4/conf/all/arp_announce": "1"})
-    state = rs.linux_plan("present", vips, ["127.0.0.1"], {}, SYSCTLS, before)["state"]
-    absent = rs.linux_plan("absent", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], state, SYSCTLS, APPLIED)
+    state = rp.linux_plan("present", vips, ["127.0.0.1"], {}, SYSCTLS, before)["state"]
+    absent = rp.linux_plan("absent", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], state, SYSCTLS, APPLIED)
     assert absent["present"] is False
     assert absent["add"] == [] and absent["sysctl_set"] == []
     assert absent["remove"] == ["198.18.30.100", "198.18.30.101"]
@@ -204,13 +199,13 @@ def test_plan_absent_restores_values_from_before_the_first_run(model):
 
 def test_plan_absent_twice_does_nothing(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    plan = rs.linux_plan("absent", vips, ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS)
+    plan = rp.linux_plan("absent", vips, ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS)
     assert (plan["add"], plan["remove"], plan["sysctl_set"], plan["sysctl_restore"], plan["state"]) == ([], [], [], [], None)
 
 
 def test_plan_present_without_vips_cleans_up_like_absent(model):
     state = {"version": 1, "vips": ["198.18.30.100"], "sysctl_before": KERNEL_DEFAULTS, "firewalld_rules": ["r"]}
-    plan = rs.linux_plan("present", [], ["127.0.0.1", "198.18.30.100"], state, [], APPLIED)
+    plan = rp.linux_plan("present", [], ["127.0.0.1", "198.18.30.100"], state, [], APPLIED)
     assert plan["present"] is False
     assert plan["remove"] == ["198.18.30.100"]
     assert len(plan["sysctl_restore"]) == 4
@@ -223,7 +218,7 @@ def test_plan_stale_vip_and_old_interface_are_undone(model):
     old_before = {"net/ipv4/conf/eth1/arp_ignore": "0", "net/ipv4/conf/all/arp_ignore": "0"}
     state = {"version": 1, "vips": ["198.18.30.100", "198.18.30.101"], "sysctl_before": old_before}
     current = dict(APPLIED, **{"net/ipv4/conf/eth1/arp_ignore": "1"})
-    plan = rs.linux_plan("present", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], state, SYSCTLS, current)
+    plan = rp.linux_plan("present", vips, ["127.0.0.1", "198.18.30.100", "198.18.30.101"], state, SYSCTLS, current)
     assert plan["remove"] == ["198.18.30.101"]
     assert plan["add"] == []
     assert plan["sysctl_restore"] == [{"path": "net/ipv4/conf/eth1/arp_ignore", "value": "0"}]
@@ -234,28 +229,28 @@ def test_plan_stale_vip_and_old_interface_are_undone(model):
 
 def test_plan_skips_a_recorded_interface_that_is_gone(model):
     state = {"version": 1, "vips": [], "sysctl_before": {"net/ipv4/conf/eth9/arp_ignore": "0"}}
-    plan = rs.linux_plan("absent", [], ["127.0.0.1"], state, [], {})
+    plan = rp.linux_plan("absent", [], ["127.0.0.1"], state, [], {})
     assert plan["sysctl_restore"] == [] and plan["state"] is None
 
 
 def test_plan_fails_clearly_when_the_interface_cannot_be_read(model):
     vips = rs.dr_vips_for_host(model, "rs1")
     with pytest.raises(ValueError, match="eth0/arp_ignore"):
-        rs.linux_plan("present", vips, [], {}, SYSCTLS, {"net/ipv4/conf/all/arp_ignore": "0"})
+        rp.linux_plan("present", vips, [], {}, SYSCTLS, {"net/ipv4/conf/all/arp_ignore": "0"})
 
 
 def test_plan_firewalld_rules_added_and_stale_removed(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    rules = rs.firewalld_rich_rules(vips)
+    rules = rp.firewalld_rich_rules(vips)
     state = {"version": 1, "vips": [], "sysctl_before": {}, "firewalld_rules": ["old rule", rules[0]]}
-    plan = rs.linux_plan("present", vips, [], state, SYSCTLS, APPLIED, rules)
+    plan = rp.linux_plan("present", vips, [], state, SYSCTLS, APPLIED, rules)
     assert plan["firewalld_add"] == rules
     assert plan["firewalld_remove"] == ["old rule"]
     assert plan["state"]["firewalld_rules"] == rules
 
 
 def test_firewalld_rich_rules(model):
-    assert rs.firewalld_rich_rules(rs.dr_vips_for_host(model, "rs1")) == [
+    assert rp.firewalld_rich_rules(rs.dr_vips_for_host(model, "rs1")) == [
         'rule family="ipv4" destination address="198.18.30.100/32" port port="104" protocol="tcp" accept',
         'rule family="ipv4" destination address="198.18.30.100/32" port port="2762" protocol="tcp" accept',
         'rule family="ipv4" destination address="198.18.30.100/32" port port="4000-4010" protocol="tcp" accept',
@@ -285,14 +280,14 @@ RULESET = {"nftables": [
 
 
 def test_nft_input_chains_only_drop_policy_and_wanted_families():
-    assert rs.nft_input_chains(RULESET) == ["inet filter input"]
-    assert rs.nft_input_chains(RULESET, ("inet", "ip")) == ["inet filter input", "ip filter INPUT"]
-    assert rs.nft_input_chains({}) == []
+    assert rp.nft_input_chains(RULESET) == ["inet filter input"]
+    assert rp.nft_input_chains(RULESET, ("inet", "ip")) == ["inet filter input", "ip filter INPUT"]
+    assert rp.nft_input_chains({}) == []
 
 
 def test_nft_rules_and_comments(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    rules = rs.nft_rules(vips, ["inet filter input"])
+    rules = rp.nft_rules(vips, ["inet filter input"])
     assert rules == [
         {"chain": "inet filter input", "comment": "pacs_lb_dr:198.18.30.100:104,2762,4000-4010",
          "rule": 'ip daddr 198.18.30.100 tcp dport { 104, 2762, 4000-4010 } accept '
@@ -300,19 +295,19 @@ def test_nft_rules_and_comments(model):
         {"chain": "inet filter input", "comment": "pacs_lb_dr:198.18.30.101:8042",
          "rule": 'ip daddr 198.18.30.101 tcp dport 8042 accept comment "pacs_lb_dr:198.18.30.101:8042"'},
     ]
-    assert rs.nft_rules(vips, []) == []
+    assert rp.nft_rules(vips, []) == []
 
 
 def test_nft_comment_stays_within_the_kernel_limit():
     many = {"vip": "198.18.30.100", "port_spec": ",".join(str(p) for p in range(10000, 10128, 2))}
-    comment = rs.nft_comment(many)
-    assert len(comment) <= rs.NFT_COMMENT_MAX
+    comment = rp.nft_comment(many)
+    assert len(comment) <= rp.NFT_COMMENT_MAX
     assert comment.startswith("pacs_lb_dr:198.18.30.100:sha256-")
-    assert comment != rs.nft_comment(dict(many, port_spec=many["port_spec"] + ",20000"))
+    assert comment != rp.nft_comment(dict(many, port_spec=many["port_spec"] + ",20000"))
 
 
 def test_nft_owned_rules_only_by_comment():
-    assert rs.nft_owned_rules(RULESET) == [
+    assert rp.nft_owned_rules(RULESET) == [
         {"chain": "inet filter input", "handle": 9, "comment": "pacs_lb_dr:198.18.30.101:8042"},
         {"chain": "inet filter input", "handle": 8, "comment": "pacs_lb_dr:198.18.30.100:104"},
     ]
@@ -320,8 +315,8 @@ def test_nft_owned_rules_only_by_comment():
 
 def test_nft_plan_keeps_what_is_right_and_replaces_what_changed(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    desired = rs.nft_rules(vips, ["inet filter input"])
-    plan = rs.nft_plan(desired, rs.nft_owned_rules(RULESET))
+    desired = rp.nft_rules(vips, ["inet filter input"])
+    plan = rp.nft_plan(desired, rp.nft_owned_rules(RULESET))
     # 8042 is right already; .100 gained ports, so its old rule goes and the new one comes.
     assert [r["handle"] for r in plan["delete"]] == [8]
     assert [r["comment"] for r in plan["insert"]] == ["pacs_lb_dr:198.18.30.100:104,2762,4000-4010"]
@@ -331,8 +326,8 @@ def test_nft_plan_removes_duplicates_and_everything_when_absent():
     owned = [{"chain": "inet filter input", "handle": 3, "comment": "pacs_lb_dr:x:1"},
              {"chain": "inet filter input", "handle": 4, "comment": "pacs_lb_dr:x:1"}]
     desired = [{"chain": "inet filter input", "comment": "pacs_lb_dr:x:1", "rule": "r"}]
-    assert rs.nft_plan(desired, owned) == {"insert": [], "delete": [owned[1]]}
-    assert rs.nft_plan([], owned) == {"insert": [], "delete": owned}
+    assert rp.nft_plan(desired, owned) == {"insert": [], "delete": [owned[1]]}
+    assert rp.nft_plan([], owned) == {"insert": [], "delete": owned}
 
 
 def test_windows_firewall_rules(model):
@@ -344,66 +339,31 @@ def test_windows_firewall_rules(model):
 
 def test_filter_plugin_exposes_every_filter_and_wraps_errors():
     filters = rs_filter.FilterModule().filters()
-    assert {"dr_vips_for_host", "dr_linux_plan", "dr_sysctls", "dr_nft_plan", "dr_windows_firewall_rules"} <= set(filters)
+    # the host-side plan runs in the realserver_linux module, not in filters
+    assert set(filters) == {"dr_vips_for_host", "dr_pool_members", "realserver_nat_routes", "dr_windows_firewall_rules"}
     from ansible.errors import AnsibleFilterError
-    with pytest.raises(AnsibleFilterError, match="dr_sysctls"):
-        filters["dr_sysctls"]("")
+    with pytest.raises(AnsibleFilterError, match="nat_routes_for_host: .* is not an IPv4 network"):
+        filters["realserver_nat_routes"](sm.build_model([], SERVICES, INSTANCES, {}, GROUPS, HOSTVARS), "rs1",
+                                         networks=["2001:db8::/32"])
 
 
-def test_parse_host_state_sections():
-    text = "\n".join([
-        "### probe", "/etc/nftables.conf", "/usr/sbin/nft",
-        "### addr", json.dumps(IP_JSON),
-        "### route", '[{"dst":"default","gateway":"198.18.30.1","dev":"eth0"}]',
-        "### sysctl", "/proc/sys/net/ipv4/conf/all/arp_ignore:0", "/proc/sys/net/ipv4/conf/eth0/rp_filter:2",
-        "### state", '{"version": 1, "vips": ["198.18.30.100"]}',
-        "### nft", json.dumps(RULESET),
-        "### interfaces", "source /etc/network/interfaces.d/*", "auto lo",
-        "### firewalld",
-    ])
-    host = rs.parse_host_state(text)
-    assert host["probe"] == ["/etc/nftables.conf", "/usr/sbin/nft"]
-    assert rs.interface_with_address(host["addr"], "198.18.30.21") == "eth0"
-    assert host["route"][0]["dev"] == "eth0"
-    assert host["sysctl"] == {"net/ipv4/conf/all/arp_ignore": "0", "net/ipv4/conf/eth0/rp_filter": "2"}
-    assert host["state"]["vips"] == ["198.18.30.100"]
-    assert rs.nft_input_chains(host["nft"]) == ["inet filter input"]
-    assert host["interfaces"] == "source /etc/network/interfaces.d/*\nauto lo"
-    assert host["firewalld"] == ""
-
-
-def test_parse_host_state_of_a_bare_host():
-    host = rs.parse_host_state("### probe\n### addr\n[]\n### route\n[]\n### sysctl\n### state\n### nft\n### interfaces\n"
-                               "### firewalld\nnot running\n")
-    assert host == {"probe": [], "addr": [], "route": [], "sysctl": {}, "state": {}, "nft": {}, "interfaces": "",
-                    "firewalld": "not running"}
-
-
-ROLE_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "realserver_linux", "templates")
-
-
-def render(name, **context):
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROLE_TEMPLATES), trim_blocks=True, undefined=jinja2.StrictUndefined)
-    return env.get_template(name).render(ansible_managed="Ansible managed", **context)
-
-
-def test_network_templates_carry_every_vip_with_its_label(model):
+def test_network_files_carry_every_vip_with_its_label(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    ifupdown = render("ifupdown.j2", __realserver_linux_vips=vips)
+    ifupdown = rp.ifupdown_conf(vips)
     assert "auto lo:pacslb0\niface lo:pacslb0 inet static\n    address 198.18.30.100/32" in ifupdown
     assert "iface lo:pacslb1 inet static\n    address 198.18.30.101/32" in ifupdown
-    networkd = render("networkd.network.j2", __realserver_linux_vips=vips)
+    networkd = rp.networkd_conf(vips)
     assert "[Match]\nName=lo" in networkd and "Address=127.0.0.1/8" in networkd
     assert "[Address]\nAddress=198.18.30.101/32\nLabel=lo:pacslb1" in networkd
-    nm = render("networkmanager.nmconnection.j2", __realserver_linux_vips=vips)
+    nm = rp.networkmanager_conf(vips)
     assert "type=loopback" in nm and "interface-name=lo" in nm
     assert "address1=127.0.0.1/8\naddress2=198.18.30.100/32\naddress3=198.18.30.101/32\n" in nm
 
 
-def test_nft_and_sysctl_templates(model):
+def test_nft_and_sysctl_files(model):
     vips = rs.dr_vips_for_host(model, "rs1")
-    rules = rs.nft_rules(vips, ["inet filter input", "inet host in"])
-    text = render("pacs-lb-dr.nft.j2", __realserver_linux_nft_wanted=rules, realserver_linux_nftables_conf="/etc/nftables.conf")
+    rules = rp.nft_rules(vips, ["inet filter input", "inet host in"])
+    text = rp.nft_include(rules)
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines[:4] == ["add table inet filter", "add chain inet filter input", "add table inet host", "add chain inet host in"]
     # Inserted in reverse, so that the chain ends up in the order of the list.
@@ -411,7 +371,7 @@ def test_nft_and_sysctl_templates(model):
     assert inserted == [("inet host in", "198.18.30.101"), ("inet host in", "198.18.30.100"),
                         ("inet filter input", "198.18.30.101"), ("inet filter input", "198.18.30.100")]
     assert lines[-1].endswith('comment "pacs_lb_dr:198.18.30.100:104,2762,4000-4010"')
-    sysctl = render("sysctl.conf.j2", __realserver_linux_sysctls=rs.dr_sysctls("eth0.100"))
+    sysctl = rp.sysctl_conf(rp.dr_sysctls("eth0.100"))
     assert "net.ipv4.conf.all.arp_ignore = 1\n" in sysctl
     assert "net/ipv4/conf/eth0.100/arp_announce = 2\n" in sysctl
 
@@ -446,47 +406,47 @@ def test_nat_routes_refuse_two_gateways_and_bad_networks():
 
 def test_nat_route_plan_replaces_the_default_route_and_puts_it_back(model):
     wanted = rs.nat_routes_for_host(model, "rs1")
-    first = rs.nat_route_plan(wanted, ROUTES, [])
+    first = rp.nat_route_plan(wanted, ROUTES, [])
     assert first["replace"] == [{"dst": "default", "gateway": "198.18.30.254"}]
     assert first["owned"] == [{"dst": "default", "gateway": "198.18.30.254",
                                "before": {"gateway": "198.18.30.1", "dev": "eth0"}}]
     applied = [dict(ROUTES[0], gateway="198.18.30.254"), ROUTES[1]]
-    again = rs.nat_route_plan(wanted, applied, first["owned"])
+    again = rp.nat_route_plan(wanted, applied, first["owned"])
     assert (again["replace"], again["restore"], again["delete"]) == ([], [], [])
     assert again["owned"] == first["owned"]
-    gone = rs.nat_route_plan([], applied, again["owned"])
+    gone = rp.nat_route_plan([], applied, again["owned"])
     assert gone["restore"] == [{"dst": "default", "gateway": "198.18.30.1", "dev": "eth0"}]
     assert (gone["replace"], gone["delete"], gone["owned"]) == ([], [], [])
 
 
 def test_nat_route_plan_adds_and_deletes_a_client_network_route(model):
     wanted = rs.nat_routes_for_host(model, "rs1", networks=["198.18.31.0/24"])
-    first = rs.nat_route_plan(wanted, ROUTES, [])
+    first = rp.nat_route_plan(wanted, ROUTES, [])
     assert first["replace"] == [{"dst": "198.18.31.0/24", "gateway": "198.18.30.254"}]
     assert first["owned"][0]["before"] is None
     applied = ROUTES + [{"dst": "198.18.31.0/24", "gateway": "198.18.30.254", "dev": "eth0"}]
-    gone = rs.nat_route_plan([], applied, first["owned"])
+    gone = rp.nat_route_plan([], applied, first["owned"])
     assert gone["delete"] == [{"dst": "198.18.31.0/24", "gateway": "198.18.30.254"}]
     # Someone re-pointed the route since: it is theirs now and stays.
     moved = ROUTES + [{"dst": "198.18.31.0/24", "gateway": "198.18.30.2", "dev": "eth0"}]
-    assert rs.nat_route_plan([], moved, first["owned"])["delete"] == []
+    assert rp.nat_route_plan([], moved, first["owned"])["delete"] == []
 
 
 def test_linux_plan_records_nat_routes_for_absent(model):
     wanted = rs.nat_routes_for_host(model, "rs1")
-    plan = rs.linux_plan("present", [], ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS, [], wanted, ROUTES)
+    plan = rp.linux_plan("present", [], ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS, [], wanted, ROUTES)
     assert plan["present"] is False and plan["route_replace"] == [{"dst": "default", "gateway": "198.18.30.254"}]
     assert plan["state"]["nat_routes"] == plan["nat_routes"]
     applied = [dict(ROUTES[0], gateway="198.18.30.254"), ROUTES[1]]
-    absent = rs.linux_plan("absent", [], ["127.0.0.1"], plan["state"], SYSCTLS, KERNEL_DEFAULTS, [], wanted, applied)
+    absent = rp.linux_plan("absent", [], ["127.0.0.1"], plan["state"], SYSCTLS, KERNEL_DEFAULTS, [], wanted, applied)
     assert absent["route_restore"] == [{"dst": "default", "gateway": "198.18.30.1", "dev": "eth0"}]
     assert absent["state"] is None
 
 
 def test_nat_routes_unit_is_a_valid_systemd_unit(model, tmp_path):
-    plan = rs.linux_plan("present", [], ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS, [],
+    plan = rp.linux_plan("present", [], ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS, [],
                          rs.nat_routes_for_host(model, "rs1", networks=["default", "198.18.31.0/24"]), ROUTES)
-    text = render("pacs-lb-nat-routes.service.j2", __realserver_linux_plan=plan)
+    text = rp.nat_routes_unit(plan["nat_routes"])
     assert [line for line in text.splitlines() if line.startswith("ExecStart=")] == [
         "ExecStart=/sbin/ip -4 route replace default via 198.18.30.254",
         "ExecStart=/sbin/ip -4 route replace 198.18.31.0/24 via 198.18.30.254"]
