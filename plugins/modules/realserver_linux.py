@@ -25,8 +25,8 @@ description:
     kernel setting to its value before the first run; what was there before is used, never removed.
   - The VIPs and routes come from the service model on the controller (filters
     C(medimaging.pacs_lb.dr_vips_for_host) and C(medimaging.pacs_lb.realserver_nat_routes)); the role
-    M(medimaging.pacs_lb.realserver_linux) passes them. firewalld rich rules are planned here (RV(plan.firewalld_add),
-    RV(plan.firewalld_remove)) and applied by the role with C(ansible.posix.firewalld).
+    M(medimaging.pacs_lb.realserver_linux) passes them. firewalld rich rules are planned here (C(firewalld_add) and
+    C(firewalld_remove) of RV(plan)) and applied by the role with C(ansible.posix.firewalld).
 author:
   - medimaging.pacs_lb contributors (@medimaging)
 options:
@@ -341,8 +341,9 @@ def nat_routes(host, p, now, plan):
     for route in plan["route_replace"]:
         host.change(["ip", "-4", "route", "replace", route["dst"], "via", route["gateway"]])
     for route in plan["route_restore"]:
-        host.change(["ip", "-4", "route", "replace", route["dst"]] + (["via", route["gateway"]] if route.get("gateway")
-                                                                       else []) + (["dev", route["dev"]] if route.get("dev") else []))
+        via = ["via", route["gateway"]] if route.get("gateway") else []
+        dev = ["dev", route["dev"]] if route.get("dev") else []
+        host.change(["ip", "-4", "route", "replace", route["dst"]] + via + dev)
     for route in plan["route_delete"]:
         host.change(["ip", "-4", "route", "del", route["dst"], "via", route["gateway"]])
     systemd = "/run/systemd/system" in now["found"]

@@ -1,6 +1,5 @@
 """Real-server side of Layer 4 DR: VIPs per host and the plans of the realserver roles (no hosts, no Ansible)."""
 import json
-import os
 import re
 import subprocess
 
