@@ -60,9 +60,16 @@ def render_keepalived_virtual_servers(model):
 CHECK_SCRIPT = "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py"
 
 
-def _script_check(words, timeout):
-    return {"kind": "MISC_CHECK", "lines": ['misc_path "%s %s"' % (CHECK_SCRIPT, " ".join(words)),
-                                            "misc_timeout %d" % timeout]}
+def _misc_check(path, check, timeout):
+    # retry as for every other checker: without it keepalived removes a real
+    # server at the first check that times out ("retry disabled"), which a
+    # busy balancer turns into an empty virtual server.
+    return {"kind": "MISC_CHECK", "lines": ['misc_path "%s"' % path, "misc_timeout %d" % timeout,
+                                            "retry %d" % max(1, check["fall"] - 1)]}
+
+
+def _script_check(words, check, timeout):
+    return _misc_check("%s %s" % (CHECK_SCRIPT, " ".join(words)), check, timeout)
 
 
 def _tls_words(tls):
@@ -92,16 +99,15 @@ def _keepalived_check(check, address, port, tls, vip_host):
         # Host as HAProxy's https check sends it: the check's, or the VIP.
         host = check.get("host") or vip_host
         return _script_check(_tls_words(tls) + ["https", address, "%d" % cport, misc_word(check["path"]),
-                                                check["status"], misc_word(host)], timeout)
+                                                check["status"], misc_word(host)], check, timeout)
     if check["type"] == "icmp":
         return {"kind": "PING_CHECK", "lines": ["retry %d" % max(1, check["fall"] - 1)]}
     if check["type"] == "external":
-        return {"kind": "MISC_CHECK", "lines": ['misc_path "%s %s %d"' % (check["script"], address, cport),
-                                                "misc_timeout %d" % timeout]}
+        return _misc_check("%s %s %d" % (check["script"], address, cport), check, timeout)
     tls_words = _tls_words(tls) if check.get("tls") else []
     if check["type"] == "dicom":
         return _script_check(tls_words + ["dicom", address, "%d" % cport, misc_word(check["called_ae"]),
-                                          misc_word(check["calling_ae"])], timeout)
+                                          misc_word(check["calling_ae"])], check, timeout)
     if check["type"] == "hl7":
-        return _script_check(tls_words + ["hl7", address, "%d" % cport], timeout)
+        return _script_check(tls_words + ["hl7", address, "%d" % cport], check, timeout)
     raise ValueError(check["type"])

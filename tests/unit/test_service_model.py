@@ -413,3 +413,16 @@ def test_ipv6_addresses_are_bracketed_in_the_model():
     assert svc["port_groups"][0]["address"] == "[2001:db8::100]"
     assert svc["servers"][0]["host"] == "[2001:db8::21]"
     assert sm.render_haproxy(model)["frontends"][0]["binds"] == ["[2001:db8::100]:104"]
+
+
+def test_script_checks_of_ipvs_services_retry_like_every_checker():
+    """keepalived removes a real server at the first MISC_CHECK that times out
+    unless the check retries ("retry disabled"): fall counts for them too."""
+    model = build([dicom(name="DR", mode="l4_dr", vip="198.18.10.101", server_port=None,
+                         check={"type": "dicom", "called_ae": "ORTHANC", "fall": 4}),
+                   dicom(name="EXT", mode="l4_dr", vip="198.18.10.102", server_port=None,
+                         check={"type": "external", "script": "/usr/local/libexec/pacs_lb/check_portal"})])
+    blocks = dict((b["service"], b) for b in sm.render_keepalived_virtual_servers(model))
+    for service, retry in (("DR", "retry 3"), ("EXT", "retry 2")):
+        check = blocks[service]["real_servers"][0]["check"]
+        assert check["kind"] == "MISC_CHECK" and retry in check["lines"], check
