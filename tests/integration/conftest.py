@@ -4,19 +4,11 @@ MLLP peer, openssl, ansible-playbook and network namespaces on this host.
 Plain helpers live in tests/fixtures/ (lb_helpers, probe_peers,
 render_local); the pytest fixtures wrapping the peers are here.
 """
-import os
 import subprocess
-import sys
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
-if FIXTURES not in sys.path:
-    sys.path.insert(0, os.path.abspath(FIXTURES))
+import pytest
 
-import collection_path  # noqa: E402,F401  pylint: disable=unused-import  (sys.path for ansible_collections)
-
-import pytest  # noqa: E402
-
-from probe_peers import Hl7Peer, Scp  # noqa: E402
+from probe_peers import Hl7Peer, Scp
 
 
 @pytest.fixture

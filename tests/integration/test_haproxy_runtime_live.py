@@ -3,7 +3,6 @@
 
 import os
 import socket
-import tempfile
 import threading
 import time
 
@@ -78,16 +77,6 @@ class FakeSocketServer(object):
 
     def close(self):
         self.sock.close()
-
-
-@pytest.fixture
-def sockdir():
-    # short path: AF_UNIX paths are limited to 108 bytes
-    path = tempfile.mkdtemp(prefix='hxt')
-    yield path
-    for name in os.listdir(path):
-        os.unlink(os.path.join(path, name))
-    os.rmdir(path)
 
 
 class TestRuntimeAPISocket(object):

@@ -6,23 +6,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_
 
 import render_local
 
-NET = "198.18.130"
-
-
-def base():
-    return render_local.sample_site(NET)
-
-
-def svc(inputs, name):
-    return next(s for s in inputs["user_services"] if s["name"] == name)
-
-
-def field(service_name, **values):
-    return lambda i: svc(i, service_name).update(values)
-
-
-def add(**service):
-    return lambda i: i["user_services"].append(service)
+from site_edits import NET, add, base, field, svc
 
 
 # ------------------------------------------------------------- rendered safely

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-"""Vendor profiles and example inventories rendered through ansible-playbook and judged
-by yamllint, haproxy -c and keepalived --config-test."""
+"""Vendor profiles and example inventories through ansible-playbook: rendered and judged by
+yamllint, haproxy -c and keepalived --config-test, and bad inventories stopped in the preflight."""
 
 import json
 import os
@@ -239,6 +239,16 @@ def test_rendered_configs_pass_haproxy_and_keepalived_checks(ansible_runs, name)
     assert priorities[0] > priorities[1]
 
 
+def test_rendered_lab_keeps_inventory_over_role_defaults(ansible_runs):
+    """The lab's group_vars choose VRRPv3 (the role default is 2); role defaults must not win."""
+    run = ansible_runs["render:lab"]
+    assert run.result()[0] == 0
+    with open(os.path.join(run.extra["render_dir"], "lb1.keepalived.conf")) as handle:
+        text = handle.read()
+    assert "vrrp_version 3\n" in text
+    assert "advert_int 1\n" in text
+
+
 def test_rendered_busy_polling(ansible_runs):
     """The opt-in for balancer VMs: one spinning thread, accepted by haproxy -c; off by default."""
     run = ansible_runs["render:lab-busy-polling"]
@@ -255,4 +265,89 @@ def test_rendered_busy_polling(ansible_runs):
     assert "busy-polling" not in default_text and "nbthread" not in default_text
 
 
+def test_rendered_ge_specifics(ansible_runs):
+    run = ansible_runs["render:ge_centricity"]
+    assert run.result()[0] == 0
+    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1.haproxy.cfg")) as handle:
+        haproxy_text = handle.read()
+    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1.keepalived.conf")) as handle:
+        keepalived_text = handle.read()
+    assert haproxy_text.count("stick on int(1)") == 4  # the four CCG_IB "last successful" VIPs
+    # DB_MT, "all ports except 20000": one bound port, the rest redirected to it by nftables.
+    assert "bind 198.18.105.102:1\n" in haproxy_text
+    with open(os.path.join(run.extra["render_dir"], "cpacs-lb1.port_redirect.nft")) as handle:
+        nft_text = handle.read()
+    assert ('ip daddr 198.18.105.102 tcp dport { 2-19999,20001-65535 } dnat ip to 198.18.105.102:1 comment "fe_DB_MT"'
+            in nft_text)
+    assert "bind 198.18.105.102:20000\n" in haproxy_text
+    assert "external-check command /usr/local/libexec/pacs_lb/check_icmp" in haproxy_text
+    assert len(re.findall(r"^    lb_kind DR$", keepalived_text, re.M)) == 9
+    # Every EA virtual server is probed by HTTP on port 80, whatever port it serves.
+    ea_checks = re.findall(r"^virtual_server 198\.18\.105\.101 (\d+) \{(.*?)^\}", keepalived_text, re.M | re.S)
+    assert sorted(int(port) for port, body in ea_checks) == [80, 104, 443, 2575, 2576, 2762]
+    for port, body in ea_checks:
+        assert body.count("HTTP_GET {") == 2 and body.count("connect_port 80\n") == 2, port
+
+
 # ------------------------------------------------------------- preflight
+
+
+def _assert_stopped_before_any_host(out):
+    assert "TASK [medimaging.pacs_lb.preflight" in out
+    assert "Read the VRRP state of every balancer" not in out
+    assert "Install HAProxy" not in out
+    assert "UNREACHABLE" not in out
+    assert "PLAY [Read which balancer holds the VIPs]" not in out
+    recap = out[out.index("PLAY RECAP"):]
+    assert re.findall(r"unreachable=(\d+)", recap) == ["0"] * 4
+    assert re.findall(r"changed=(\d+)", recap) == ["0"] * 4
+
+
+def test_site_stops_in_preflight_on_a_bad_field(ansible_runs):
+    rc, out = ansible_runs["site:bad_vip"].result()
+    assert rc != 0, out
+    assert "The PACS load balancer model is invalid (1 problem); no host was changed" in out
+    assert "- service 'DICOM': vip: '198.18.103.300' is not an IP address" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_rejects_an_unknown_vendor(ansible_runs):
+    rc, out = ansible_runs["site:bad_vendor"].result()
+    assert rc != 0, out
+    assert "value of pacs_lb_vendor must be one of: none, generic, philips_vue, infinitt, insignia, ge_centricity, " \
+           "got: siemens_syngo" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_checks_the_balancer_roles_options_in_preflight(ansible_runs):
+    rc, out = ansible_runs["site:bad_role_option"].result()
+    assert rc != 0, out
+    assert "value of haproxy_route_quickack must be one of: all, servers, none, got: fast" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_refuses_unsafe_role_options_in_preflight(ansible_runs):
+    rc, out = ansible_runs["site:unsafe_role_options"].result()
+    assert rc != 0, out
+    assert "The roles' options are invalid (3 problems); no host was changed" in out
+    assert "- host 'infinitt-lb1': haproxy_stats_socket: 'ipv4@0.0.0.0:9999' is not an absolute path" in out
+    assert "- host 'infinitt-lb1': keepalived_priority: '300' must be 1-254" in out
+    assert "- host 'infinitt-lb1': keepalived_notify_script: must not contain control characters" in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_refuses_busy_polling_on_every_cpu(ansible_runs):
+    rc, out = ansible_runs["site:busy_polling_on_every_cpu"].result()
+    assert rc != 0, out
+    assert "haproxy_busy_polling: true needs haproxy_nbthread of at least 1 and fewer than the balancer's CPUs, got 0" \
+        in out
+    _assert_stopped_before_any_host(out)
+
+
+def test_site_control_run_does_reach_for_hosts(ansible_runs):
+    """The same inventory without the bad field goes past the preflight and
+    tries to connect: proof that the two tests above would see host contact."""
+    rc, out = ansible_runs["site:control"].result()
+    assert rc != 0, out
+    assert "TASK [Read the VRRP state of every balancer]" in out
+    assert "UNREACHABLE" in out

@@ -6,18 +6,10 @@ process (HAProxy, keepalived, openssl, ansible-playbook) or opens a TCP
 connection belongs in tests/integration/: the guard below fails it here.
 In-process fakes on UNIX sockets and socket pairs are allowed.
 """
-import os
 import socket
 import subprocess
-import sys
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
-if FIXTURES not in sys.path:
-    sys.path.insert(0, os.path.abspath(FIXTURES))
-
-import collection_path  # noqa: E402,F401  pylint: disable=unused-import  (sys.path for ansible_collections)
-
-import pytest  # noqa: E402
+import pytest
 
 NETWORK = (socket.AF_INET, socket.AF_INET6)
 

@@ -14,7 +14,6 @@ loopback (configs: capture_main.cfg, capture_special.cfg):
 """
 
 import os
-import tempfile
 
 import pytest
 
@@ -310,16 +309,6 @@ def test_set_server_state_rejects_unknown_state():
 # ---------------------------------------------------------------------------
 # RuntimeAPI over real sockets (fake server)
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sockdir():
-    # short path: AF_UNIX paths are limited to 108 bytes
-    path = tempfile.mkdtemp(prefix='hxt')
-    yield path
-    for name in os.listdir(path):
-        os.unlink(os.path.join(path, name))
-    os.rmdir(path)
 
 
 # ---------------------------------------------------------------------------

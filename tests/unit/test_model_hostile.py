@@ -11,35 +11,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_
 
 import render_local
 
-NET = "198.18.130"
-
-
-def base():
-    return render_local.sample_site(NET)
-
-
-def svc(inputs, name):
-    return next(s for s in inputs["user_services"] if s["name"] == name)
-
-
-def field(service_name, **values):
-    return lambda i: svc(i, service_name).update(values)
-
-
-def check(service_name, **values):
-    return lambda i: svc(i, service_name)["check"].update(values)
-
-
-def host(host_name, **values):
-    return lambda i: i["hostvars"][host_name].update(values)
-
-
-def instance(**values):
-    return lambda i: i["vrrp_instances"][0].update(values)
-
-
-def add(**service):
-    return lambda i: i["user_services"].append(service)
+from site_edits import NET, add, base, check, field, host, instance
 
 
 def problems_of(change):
@@ -235,9 +207,9 @@ def test_ipv6_vips_get_the_ipv6_nonlocal_bind():
     inputs = base()
     assert sm.render_haproxy(sm.build_model(**inputs))["ip_families"] == ["ipv4"]
     inputs["vrrp_instances"][0]["network"] = "fd00:130::/64"
-    for host, address in (("lb1", "fd00:130::11"), ("lb2", "fd00:130::12"), ("pacs1", "fd00:130::21"),
+    for name, address in (("lb1", "fd00:130::11"), ("lb2", "fd00:130::12"), ("pacs1", "fd00:130::21"),
                           ("pacs2", "fd00:130::22")):
-        inputs["hostvars"][host]["pacs_lb_address"] = address
+        inputs["hostvars"][name]["pacs_lb_address"] = address
     for svc in inputs["user_services"]:
         svc["vip"] = "fd00:130::100" if svc["name"] != "DR" else "fd00:130::101"
     assert sm.render_haproxy(sm.build_model(**inputs))["ip_families"] == ["ipv4", "ipv6"]

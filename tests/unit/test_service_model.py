@@ -6,24 +6,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_r
 
 import render_local
 
-INSTANCES = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.10.0/24"}]
-GROUPS = {"balancers": ["lb1", "lb2"], "pacs": ["pacs1", "pacs2"], "emergency": ["pacs3"]}
-HOSTVARS = {
-    "lb1": {"pacs_lb_address": "198.18.10.11"}, "lb2": {"pacs_lb_address": "198.18.10.12"},
-    "pacs1": {"pacs_lb_address": "198.18.10.21"}, "pacs2": {"pacs_lb_address": "198.18.10.22"},
-    "pacs3": {"pacs_lb_address": "198.18.10.23", "pacs_lb_weight": 50},
-}
-
-
-def build(services, profile=None):
-    return sm.build_model(profile or [], services, INSTANCES, {}, GROUPS, HOSTVARS)
-
-
-def dicom(**extra):
-    svc = {"name": "DICOM", "vip": "198.18.10.100", "ports": 104, "server_port": 4242, "mode": "l7",
-           "protocol": "dicom", "pool": "pacs", "check": {"type": "dicom", "called_ae": "ORTHANC"}}
-    svc.update(extra)
-    return svc
+from site_model import GROUPS, HOSTVARS, INSTANCES, build, dicom
 
 
 @pytest.mark.parametrize("spec,expected", [
