@@ -26,7 +26,7 @@ VENDOR_ARGS := -i inventories/examples/$(VENDOR) -i tests/lab/vendors/overlay.ym
   $(if $(VARIANT),-e @tests/lab/vendors/$(VENDOR)-$(VARIANT).yml)
 VENDOR_LAB_ARGS := $(VENDOR_ARGS) -i $(VENDOR_STATE)/realservers.ini -e @tests/lab/vendors/lab_tls.yml
 
-.PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit molecule build clean
+.PHONY: help deps venv image lab lab-check lab-destroy resilience test lint sanity unit integration molecule build clean
 .PHONY: docs package ee
 
 help:
@@ -35,7 +35,9 @@ help:
 	@echo "                  insignia [VARIANT=failover], ge_centricity): balancers as QEMU guests, every VIP asked"
 	@echo "make lab-destroy  remove the lab (VENDOR=... for a vendor lab)"
 	@echo "make resilience   fault scenarios under load on the running lab"
-	@echo "make test         lint, ansible-test sanity, unit tests, docs, package and the Molecule scenarios"
+	@echo "make test         lint, ansible-test sanity, unit and integration tests, docs, package and the Molecule scenarios"
+	@echo "make unit         pure logic: no process started, no network (tests/unit, ~30 s)"
+	@echo "make integration  real HAProxy, keepalived, DCMTK, pynetdicom, MLLP peers, ansible-playbook (tests/integration)"
 	@echo "make docs         the documentation site (antsibull-docs, Sphinx) and the changelog fragments' lint"
 	@echo "make package      the collection tarball: contents, galaxy-importer, offline install, FQCN playbooks"
 	@echo "make ee           build the execution environment and run a rollout in it with ansible-runner (slow)"
@@ -108,7 +110,7 @@ else
 	$(ACTIVATE); ansible-playbook $(VENDOR_ARGS) tests/lab/destroy.yml
 endif
 
-test: lint sanity unit docs package molecule
+test: lint sanity unit integration docs package molecule
 
 lint: deps
 	$(ACTIVATE); yamllint -s .
@@ -124,6 +126,9 @@ sanity: deps
 
 unit: deps
 	$(ACTIVATE); pytest -q tests/unit
+
+integration: deps
+	$(ACTIVATE); pytest -q tests/integration
 
 molecule: image
 	$(ACTIVATE); molecule test --all

@@ -431,7 +431,7 @@ def render_haproxy_config(topology, services, stats_socket, tuning=None, role_va
     _collection_path()
     from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model  # pylint: disable=import-error
     # The tests' render path: the roles' templates and defaults, laid out in process.
-    sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "fixtures"))
+    sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
     import render_local  # pylint: disable=import-error
     model = service_model.build_model(
         [], services, [{"name": "VI_PERF", "virtual_router_id": 240, "interface": "eth0",

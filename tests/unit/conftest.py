@@ -1,63 +1,39 @@
-"""Make the collection importable as ansible_collections.medimaging.pacs_lb.
+"""Unit tests: pure logic, no process started, no network peer.
 
-`make` creates .build/collections/ansible_collections/medimaging/pacs_lb as a
-link to the work tree; pytest.ini puts .build/collections on sys.path.
+Plain helpers live in tests/fixtures/ (lb_helpers, render_local); test
+modules import them from there, never from each other. A test that starts a
+process (HAProxy, keepalived, openssl, ansible-playbook) or opens a TCP
+connection belongs in tests/integration/: the guard below fails it here.
+In-process fakes on UNIX sockets and socket pairs are allowed.
 """
-import os
-import sys
+import socket
+import subprocess
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LINK = os.path.join(ROOT, ".build", "collections", "ansible_collections", "medimaging", "pacs_lb")
-if not os.path.exists(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink(os.path.relpath(ROOT, os.path.dirname(LINK)), LINK)
-sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
+import pytest
 
-# Plain helpers live in tests/unit/fixtures/ (lb_helpers, probe_peers); test
-# modules import them from there, never from each other.
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-if FIXTURES not in sys.path:
-    sys.path.insert(0, FIXTURES)
-
-import subprocess  # noqa: E402  (after the sys.path set-up above)
-
-import pytest  # noqa: E402
-
-from probe_peers import Hl7Peer, Scp  # noqa: E402
+NETWORK = (socket.AF_INET, socket.AF_INET6)
 
 
-@pytest.fixture
-def scp_factory():
-    """Start pynetdicom SCPs (keyword arguments of probe_peers.Scp); all are shut down afterwards."""
-    started = []
-
-    def make(**kwargs):
-        started.append(Scp(**kwargs))
-        return started[-1]
-    yield make
-    for scp in started:
-        scp.close()
+class LiveResourceInUnitTest(AssertionError):
+    """A unit test started a process or used the network."""
 
 
-@pytest.fixture
-def hl7_peer():
-    """Start MLLP ACK peers (probe_peers.Hl7Peer, by mode); all are closed afterwards."""
-    peers = []
+@pytest.fixture(autouse=True)
+def no_processes_no_network(monkeypatch):
+    def refuse_process(self, *args, **kwargs):
+        raise LiveResourceInUnitTest("unit tests start no process (%r); move the test to tests/integration" % (
+            args[0] if args else kwargs.get("args"),))
 
-    def make(mode="AA"):
-        peers.append(Hl7Peer(mode))
-        return peers[-1]
-    yield make
-    for peer in peers:
-        peer.close()
+    def guard(method):
+        original = getattr(socket.socket, method)
 
+        def checked(self, address, *rest):
+            if self.family in NETWORK:
+                raise LiveResourceInUnitTest("unit tests open no network socket (%s %r); move the test to "
+                                             "tests/integration" % (method, address))
+            return original(self, address, *rest)
+        return checked
 
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory):
-    """Self-signed certificate and key for 127.0.0.1 made with openssl: (cert_path, key_path)."""
-    tmp = tmp_path_factory.mktemp("tls")
-    cert, key = str(tmp / "cert.pem"), str(tmp / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
-    return cert, key
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse_process)
+    for method in ("bind", "connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, method, guard(method))

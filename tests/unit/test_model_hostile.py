@@ -11,35 +11,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_
 
 import render_local
 
-NET = "198.18.130"
-
-
-def base():
-    return render_local.sample_site(NET)
-
-
-def svc(inputs, name):
-    return next(s for s in inputs["user_services"] if s["name"] == name)
-
-
-def field(service_name, **values):
-    return lambda i: svc(i, service_name).update(values)
-
-
-def check(service_name, **values):
-    return lambda i: svc(i, service_name)["check"].update(values)
-
-
-def host(host_name, **values):
-    return lambda i: i["hostvars"][host_name].update(values)
-
-
-def instance(**values):
-    return lambda i: i["vrrp_instances"][0].update(values)
-
-
-def add(**service):
-    return lambda i: i["user_services"].append(service)
+from site_edits import NET, add, base, check, field, host, instance
 
 
 def problems_of(change):
@@ -229,67 +201,15 @@ def test_role_defaults_pass():
 
 # ------------------------------------------------------------- rendered safely
 
-def rendered(change, tmp_path):
-    inputs = base()
-    change(inputs)
-    model = sm.build_model(**inputs)
-    configs = render_local.render(model)
-    paths = render_local.write(configs, tmp_path)
-    ok, out = render_local.haproxy_check(paths["haproxy.cfg"])
-    assert ok, out
-    ok, out = render_local.keepalived_check(paths["keepalived.conf"])
-    assert ok, out
-    assert render_local.foreign_directives(configs["haproxy.cfg"], render_local.HAPROXY_KEYWORDS) == []
-    assert render_local.foreign_directives(configs["keepalived.conf"], render_local.KEEPALIVED_KEYWORDS) == []
-    return configs
-
-
-@pytest.mark.parametrize("text", ["it's \"quoted\"", "# not a comment", "$HOME ${PATH} \\n", "' bind :9999 '"])
-def test_description_is_one_quoted_argument(text, tmp_path):
-    configs = rendered(field("WEB", description=text), tmp_path)
-    line = [x for x in configs["haproxy.cfg"].splitlines() if x.strip().startswith("description")]
-    assert line == ["    description '%s'" % text.replace("'", "'\\''")]
-
-
-@pytest.mark.parametrize("ae", ["MY PACS", "PACS'1", 'PACS"2', "A#B!C"])
-def test_ae_titles_with_spaces_and_quotes(ae, tmp_path):
-    def change(i):
-        svc(i, "DR")["check"]["called_ae"] = ae
-        svc(i, "DICOM")["check"]["called_ae"] = ae
-        svc(i, "DICOM")["routes"] = [{"name": "R", "calling_ae": ae, "pool": "vna"}]
-    configs = rendered(change, tmp_path)
-    misc = [x for x in configs["keepalived.conf"].splitlines() if "misc_path" in x]
-    assert misc and all(x.strip().endswith(" %s LBCHECK\"" % ("hex:" + ae.encode().hex())) for x in misc), misc
-    # HAProxy sends the titles as hex; the comments name them with quotes and $ replaced.
-    assert all(line.count('"') % 2 == 0 for line in configs["haproxy.cfg"].splitlines())
-
-
-def test_hl7_message_travels_as_hex(tmp_path):
-    message = "MSH|^~\\&|LB|X|PACS|H|20250101||ADT^A01|1|D|2.5\rEVN|A01|20250101\r"
-    configs = rendered(add(name="HL7", vip=NET + ".100", ports=2575, protocol="hl7", pool="pacs",
-                           check={"type": "hl7", "message": message}), tmp_path)
-    assert "MSH|" not in configs["haproxy.cfg"]
-
-
-@pytest.mark.parametrize("protocol", ["dicom_tls", "hl7_tls"])
-def test_tls_checks_without_tls_traffic_pass_haproxy(protocol, tmp_path):
-    """Found by the property test: tcp-check connect ssl needs a CA file (verified) or verify none (opted out)."""
-    check_type = protocol.split("_")[0]
-    configs = rendered(field("DICOM", protocol=protocol, check={"type": check_type}, server_verify=False), tmp_path)
-    assert "tcp-check connect ssl" in configs["haproxy.cfg"] and " verify none" in configs["haproxy.cfg"]
-    configs = rendered(field("DICOM", protocol=protocol, check={"type": check_type},
-                             server_ca="/etc/ssl/certs/ca-certificates.crt"), tmp_path)
-    assert "verify required ca-file /etc/ssl/certs/ca-certificates.crt" in configs["haproxy.cfg"]
-
 
 def test_ipv6_vips_get_the_ipv6_nonlocal_bind():
     """The BACKUP balancer binds VIPs it does not hold: HAProxy needs net.ipv6.ip_nonlocal_bind for IPv6 ones."""
     inputs = base()
     assert sm.render_haproxy(sm.build_model(**inputs))["ip_families"] == ["ipv4"]
     inputs["vrrp_instances"][0]["network"] = "fd00:130::/64"
-    for host, address in (("lb1", "fd00:130::11"), ("lb2", "fd00:130::12"), ("pacs1", "fd00:130::21"),
+    for name, address in (("lb1", "fd00:130::11"), ("lb2", "fd00:130::12"), ("pacs1", "fd00:130::21"),
                           ("pacs2", "fd00:130::22")):
-        inputs["hostvars"][host]["pacs_lb_address"] = address
+        inputs["hostvars"][name]["pacs_lb_address"] = address
     for svc in inputs["user_services"]:
         svc["vip"] = "fd00:130::100" if svc["name"] != "DR" else "fd00:130::101"
     assert sm.render_haproxy(sm.build_model(**inputs))["ip_families"] == ["ipv4", "ipv6"]

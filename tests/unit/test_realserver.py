@@ -1,7 +1,6 @@
 """Real-server side of Layer 4 DR: VIPs per host and the plans of the realserver roles (no hosts, no Ansible)."""
 import json
 import re
-import subprocess
 
 import pytest
 
@@ -10,26 +9,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.module_utils import realserv
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import realserver as rs
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 
-INSTANCES = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.30.0/24",
-              "nat_gateway": "198.18.30.254"}]
-GROUPS = {"balancers": ["lb1", "lb2"], "dr_pacs": ["rs1", "rs2"], "archive": ["rs2"], "web": ["web1"]}
-HOSTVARS = {
-    "lb1": {"pacs_lb_address": "198.18.30.11"}, "lb2": {"pacs_lb_address": "198.18.30.12"},
-    "rs1": {"pacs_lb_address": "198.18.30.21"}, "rs2": {"pacs_lb_address": "198.18.30.22"},
-    "web1": {"pacs_lb_address": "198.18.30.41"},
-}
-SERVICES = [
-    {"name": "DR_DICOM", "vip": "198.18.30.100", "ports": 104, "mode": "l4_dr", "protocol": "dicom", "pool": "dr_pacs"},
-    {"name": "DR_DICOM_TLS", "vip": "198.18.30.100", "ports": "2762,4000-4010", "mode": "l4_dr",
-     "protocol": "dicom_tls", "pool": "dr_pacs"},
-    {"name": "DR_WEB", "vip": "198.18.30.101", "ports": 8042, "mode": "l4_dr", "protocol": "http", "pool": "dr_pacs"},
-    {"name": "DR_ARCHIVE", "mode": "l4_dr", "protocol": "tcp", "pool": "archive", "vip": "198.18.30.9",
-     "port_groups": [{"name": "A", "ports": 11112}, {"name": "B", "ports": 11113, "vip": "198.18.30.102"}]},
-    {"name": "NAT", "vip": "198.18.30.103", "ports": 104, "mode": "l4_nat", "protocol": "dicom", "pool": "dr_pacs"},
-    {"name": "L7", "vip": "198.18.30.104", "ports": 80, "mode": "l7", "protocol": "http", "pool": "web"},
-    {"name": "LISTED", "vip": "198.18.30.105", "ports": 104, "mode": "l4_dr", "protocol": "dicom",
-     "servers": [{"name": "pacs-a", "address": "198.18.30.21"}, {"name": "pacs-b", "address": "198.18.30.77"}]},
-]
+from realserver_site import GROUPS, HOSTVARS, INSTANCES, SERVICES
 
 
 @pytest.fixture(scope="module")
@@ -440,17 +420,3 @@ def test_linux_plan_records_nat_routes_for_absent(model):
     absent = rp.linux_plan("absent", [], ["127.0.0.1"], plan["state"], SYSCTLS, KERNEL_DEFAULTS, [], wanted, applied)
     assert absent["route_restore"] == [{"dst": "default", "gateway": "198.18.30.1", "dev": "eth0"}]
     assert absent["state"] is None
-
-
-def test_nat_routes_unit_is_a_valid_systemd_unit(model, tmp_path):
-    plan = rp.linux_plan("present", [], ["127.0.0.1"], {}, SYSCTLS, KERNEL_DEFAULTS, [],
-                         rs.nat_routes_for_host(model, "rs1", networks=["default", "198.18.31.0/24"]), ROUTES)
-    text = rp.nat_routes_unit(plan["nat_routes"])
-    assert [line for line in text.splitlines() if line.startswith("ExecStart=")] == [
-        "ExecStart=/sbin/ip -4 route replace default via 198.18.30.254",
-        "ExecStart=/sbin/ip -4 route replace 198.18.31.0/24 via 198.18.30.254"]
-    unit = tmp_path / "pacs-lb-nat-routes.service"
-    unit.write_text(text)
-    # systemd's own parser: unknown keys, bad sections and a missing ExecStart binary all fail here.
-    out = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True, check=False)
-    assert out.returncode == 0 and "pacs-lb-nat-routes" not in out.stderr, out.stderr

@@ -6,24 +6,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_r
 
 import render_local
 
-INSTANCES = [{"name": "VI_PACS", "virtual_router_id": 51, "interface": "eth0", "network": "198.18.10.0/24"}]
-GROUPS = {"balancers": ["lb1", "lb2"], "pacs": ["pacs1", "pacs2"], "emergency": ["pacs3"]}
-HOSTVARS = {
-    "lb1": {"pacs_lb_address": "198.18.10.11"}, "lb2": {"pacs_lb_address": "198.18.10.12"},
-    "pacs1": {"pacs_lb_address": "198.18.10.21"}, "pacs2": {"pacs_lb_address": "198.18.10.22"},
-    "pacs3": {"pacs_lb_address": "198.18.10.23", "pacs_lb_weight": 50},
-}
-
-
-def build(services, profile=None):
-    return sm.build_model(profile or [], services, INSTANCES, {}, GROUPS, HOSTVARS)
-
-
-def dicom(**extra):
-    svc = {"name": "DICOM", "vip": "198.18.10.100", "ports": 104, "server_port": 4242, "mode": "l7",
-           "protocol": "dicom", "pool": "pacs", "check": {"type": "dicom", "called_ae": "ORTHANC"}}
-    svc.update(extra)
-    return svc
+from site_model import GROUPS, HOSTVARS, INSTANCES, build, dicom
 
 
 @pytest.mark.parametrize("spec,expected", [
@@ -220,18 +203,6 @@ def test_sessions_kept_on_down_by_default_and_cut_on_request():
         sm.render_haproxy(model, "cut")
 
 
-def test_description_is_one_quoted_haproxy_argument(tmp_path):
-    import subprocess
-    text = "it's a \"test\" # $HOME \\ x"
-    fe = sm.render_haproxy(build([dicom(description=text)]))["frontends"][0]
-    assert fe["description"] == "'it'\\''s a \"test\" # $HOME \\ x'"
-    cfg = tmp_path / "h.cfg"
-    cfg.write_text("defaults\n    mode tcp\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\n"
-                   "frontend f\n    description %s\n    bind 127.0.0.1:1\n" % fe["description"])
-    checked = subprocess.run(["/usr/sbin/haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, check=False)
-    assert checked.returncode == 0 and "WARNING" not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
-
-
 def all_but_22(**extra):
     svc = {"name": "ALL_PORTS", "vip": "198.18.10.101", "ports": {"all_except": [22]}, "mode": "l4_snat",
            "protocol": "tcp", "pool": "pacs", "check": {"type": "connect", "port": 4242}}
@@ -275,17 +246,6 @@ def test_ipvs_connection_sync_follows_the_instance_of_the_ipvs_services():
     assert build([dicom(), dr])["ipvs_sync_instance"] == {"name": "VI_PACS", "interface": "eth0", "virtual_router_id": 51}
     single = sm.build_model([], [dr], INSTANCES, {}, dict(GROUPS, balancers=["lb1"]), HOSTVARS)
     assert single["ipvs_sync_instance"] is None
-
-
-def test_rendered_keepalived_syncs_ipvs_connections_only_when_asked(tmp_path):
-    model = build([dicom(name="DR", mode="l4_dr", vip="198.18.10.101", server_port=None, check="connect")])
-    synced = render_local.render(model, "lb1")["keepalived.conf"]
-    assert "    lvs_sync_daemon eth0 VI_PACS id 51\n" in synced
-    assert "lvs_sync_daemon" not in render_local.render(model, "lb1", keepalived_lvs_sync=False)["keepalived.conf"]
-    path = tmp_path / "keepalived.conf"
-    path.write_text(synced)
-    ok, output = render_local.keepalived_check(str(path))
-    assert ok, output
 
 
 # ------------------------------------------------------- Layer 4 NAT: the floating gateway

@@ -12,7 +12,7 @@ import ansible_runner
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "verify_role", "verify.yml")
+PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "verify_role", "verify.yml")
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import uuid
 import pytest
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import realserver as rs
-from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
 
-import test_realserver as trs
+import realserver_site
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODULE = os.path.join(ROOT, "plugins", "modules", "realserver_linux.py")
@@ -81,7 +80,7 @@ def snapshot(netns, tmp_path):
 
 
 def test_apply_again_check_remove_on_a_real_kernel(netns, tmp_path):
-    model = sm.build_model([], trs.SERVICES, trs.INSTANCES, {}, trs.GROUPS, trs.HOSTVARS)
+    model = realserver_site.model()
     vips = rs.dr_vips_for_host(model, "rs1")
     before = snapshot(netns, tmp_path)
 
@@ -116,7 +115,7 @@ def test_apply_again_check_remove_on_a_real_kernel(netns, tmp_path):
 
 
 def test_a_vip_already_on_lo_is_used_not_owned(netns, tmp_path):
-    model = sm.build_model([], trs.SERVICES, trs.INSTANCES, {}, trs.GROUPS, trs.HOSTVARS)
+    model = realserver_site.model()
     vips = rs.dr_vips_for_host(model, "rs1")
     sh(*(netns + ["ip", "addr", "add", "198.18.30.100/32", "dev", "lo"]))
     assert module(netns, tmp_path, vips=vips)["changed"]
@@ -125,7 +124,7 @@ def test_a_vip_already_on_lo_is_used_not_owned(netns, tmp_path):
 
 
 def test_clear_errors_change_nothing(netns, tmp_path):
-    model = sm.build_model([], trs.SERVICES, trs.INSTANCES, {}, trs.GROUPS, trs.HOSTVARS)
+    model = realserver_site.model()
     vips = rs.dr_vips_for_host(model, "rs1")
     before = snapshot(netns, tmp_path)
     wrong = module(netns, tmp_path, vips=vips, interface="eth9")
