@@ -10,7 +10,8 @@ FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 if FIXTURES not in sys.path:
     sys.path.insert(0, FIXTURES)
 
-import collection_path  # noqa: E402,F401  pylint: disable=unused-import  (sys.path for ansible_collections)
+# sys.path for ansible_collections
+import collection_path  # noqa: E402,F401  pylint: disable=unused-import
 
 import pytest  # noqa: E402
 

@@ -160,11 +160,14 @@ def test_refused_cleanly_or_rendered_exactly(inputs, tmp_path, pem):
     for inst in model["vrrp_instances"]:
         assert re.fullmatch(schema.INTERFACE, inst["interface"])
         inst["interface"] = "eth0"
-    # Likewise the certificate: haproxy -c reads the file the path names.
+    # Likewise the certificate and the servers' CA: haproxy -c reads the files the paths name.
     for svc in model["services"]:
         if svc["tls_certificate"]:
             assert re.fullmatch(schema.SAFE_PATH, svc["tls_certificate"])
             svc["tls_certificate"] = pem
+        if svc["tls"].get("server_ca"):
+            assert re.fullmatch(schema.SAFE_PATH, svc["tls"]["server_ca"])
+            svc["tls"]["server_ca"] = pem
     configs = render_local.render(model)
     paths = render_local.write(configs, tmp_path)
     ok, out = render_local.haproxy_check(paths["haproxy.cfg"])
