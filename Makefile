@@ -36,7 +36,7 @@ help:
 	@echo "make lab-destroy  remove the lab (VENDOR=... for a vendor lab)"
 	@echo "make resilience   fault scenarios under load on the running lab"
 	@echo "make test         lint, ansible-test sanity, unit and integration tests, docs, package and the Molecule scenarios"
-	@echo "make unit         pure logic: no process started, no network (tests/unit, ~30 s)"
+	@echo "make unit         pure logic: no process started, no network (tests/unit, ~5 s)"
 	@echo "make integration  real HAProxy, keepalived, DCMTK, pynetdicom, MLLP peers, ansible-playbook (tests/integration)"
 	@echo "make docs         the documentation site (antsibull-docs, Sphinx) and the changelog fragments' lint"
 	@echo "make package      the collection tarball: contents, galaxy-importer, offline install, FQCN playbooks"
