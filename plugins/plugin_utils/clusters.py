@@ -211,7 +211,7 @@ def union_model(models):
     if len(models) == 1:
         return next(iter(models.values()))
     out = {"cluster": None, "clusters": list(models), "services": [], "vrrp_instances": [], "balancers": [],
-           "ipvs_sync_instance": None, "ipvs_nat_interfaces": [], "tls_dir": mv.TLS_DIR, "tls_files": [],
+           "ipvs_sync_instance": None, "ipvs_nat_interfaces": [], "paths": dict(mv.PATHS), "tls_files": [],
            "tls_certificates": {}}
     for name, model in models.items():
         for key in ("services", "vrrp_instances", "balancers"):

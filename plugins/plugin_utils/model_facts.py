@@ -20,6 +20,21 @@ PROBE_BY_CHECK = {"dicom": "dicom", "hl7": "hl7", "http": "http", "http_head": "
 PROBE_BY_PROTOCOL = {"dicom": "dicom", "hl7": "hl7", "http": "http", "https": "https", "dicom_tls": "dicom",
                      "hl7_tls": "hl7"}
 
+# Where the roles install the collection's own programs on a balancer and
+# where haproxy.cfg and keepalived.conf name them: the model carries these,
+# so a role's copy and a renderer's reference cannot drift apart. The check
+# script finds its protocol code at ../../lib/pacs_lb from its own directory.
+TOOLS_DIR = "/usr/local/libexec/pacs_lb"
+PATHS = {
+    "tools_dir": TOOLS_DIR,
+    "lib_dir": "/usr/local/lib/pacs_lb",
+    "tls_dir": "/etc/haproxy/pacs_lb_tls",
+    "check_script": TOOLS_DIR + "/pacs_lb_check.py",
+    "check_icmp": TOOLS_DIR + "/check_icmp",
+    "check_pem": TOOLS_DIR + "/check-pem",
+    "route_quickack": TOOLS_DIR + "/route-quickack",
+}
+
 
 def url_host(address):
     """An address as the host part of host:port or a URL (IPv6 in brackets)."""
@@ -29,6 +44,14 @@ def url_host(address):
 def speaks_http(protocol, tls_certificate):
     """HAProxy sees HTTP: plain HTTP, or HTTPS it terminates."""
     return protocol == "http" or (protocol == "https" and bool(tls_certificate))
+
+
+def server_port(srv, group, route=None, vip_port=None):
+    """The port a server receives a port group's connections on: the route's
+    server_port, the group's, the server's own (pacs_lb_server_port), else
+    the VIP port the client used (vip_port, or None where HAProxy keeps the
+    destination port)."""
+    return (route and route["server_port"]) or group["server_port"] or srv["port"] or vip_port
 
 
 def _in_group(port, group):

@@ -104,7 +104,8 @@ CHECK = {
     "message": field("hl7", "HL7 v2 test message, segments separated by CR (HAProxy checks only).",
                      used_by=("hl7",), used_by_field="type"),
     "interval": field("int", "Milliseconds between checks.", default=2000, minimum=100, maximum=CHECK_MS_MAX),
-    "fall": field("int", "Failed checks before a server is DOWN.", default=3, minimum=1, maximum=1000),
+    "fall": field("int", "Failed checks, one interval apart, before a server is DOWN (in keepalived: retry fall - 1, "
+                  "delay_before_retry the interval).", default=3, minimum=1, maximum=1000),
     "rise": field("int", "Passed checks before a server is UP again.", default=2, minimum=1, maximum=1000),
     "timeout": field("int", "Milliseconds a check may take (HAProxy gives an external or ICMP check's "
                      "program the interval instead).", default=5000, minimum=100, maximum=CHECK_MS_MAX),

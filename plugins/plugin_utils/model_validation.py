@@ -28,7 +28,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pd
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import model_schema as schema
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import tls_check
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_facts import (
-    TLS_PROTOCOLS, derive_service_facts, speaks_http)
+    PATHS, TLS_PROTOCOLS, TOOLS_DIR, derive_service_facts, speaks_http)
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_schema import Problems, show
 
 MODES = schema.MODES
@@ -59,12 +59,12 @@ ROUTE_MATCHES = ("called_ae", "calling_ae", "path_prefix", "host")
 CHECK_DEFAULTS = dict((k, v["default"]) for k, v in schema.CHECK.items() if k in ("interval", "fall", "rise", "timeout"))
 # Where external check scripts may live unless the user allows another
 # directory (pacs_lb_check_script_dirs): keepalived runs them as root.
-DEFAULT_SCRIPT_DIRS = ("/usr/local/libexec/pacs_lb",)
+DEFAULT_SCRIPT_DIRS = (TOOLS_DIR,)
 # VRRP networks narrower than this hold no VIP beside the balancers; wider
 # ones (down to /0) are a typo that would put every address "inside".
 MIN_PREFIX = {4: 8, 6: 16}
 # Where the haproxy role deploys the entries of pacs_lb_tls_certificates.
-TLS_DIR = "/etc/haproxy/pacs_lb_tls"
+TLS_DIR = PATHS["tls_dir"]
 MAX_PREFIX = {4: 30, 6: 126}
 
 
@@ -859,7 +859,7 @@ def build_model(profile_services, user_services, vrrp_instances, pools=None, gro
             "ipvs_sync_instance": sync and {k: sync[k] for k in ("name", "interface", "virtual_router_id")},
             "ipvs_nat_interfaces": sorted(set(inst["interface"] for inst in instances if any(
                 svc["mode"] == "l4_nat" and svc["vrrp_instance"] == inst["name"] for svc in services))),
-            "tls_dir": TLS_DIR, "tls_files": tls_files, "tls_certificates": tls_public}
+            "paths": dict(PATHS), "tls_files": tls_files, "tls_certificates": tls_public}
 
 
 def haproxy_section_names(svc):

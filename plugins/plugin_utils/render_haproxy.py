@@ -12,10 +12,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import dicom_pdu, mllp
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_facts import server_port
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import SCHEDULERS, format_ports
 
 
-def haproxy_check_lines(check, host_header=None):
+def haproxy_check_lines(check, paths, host_header=None):
     """Backend lines that implement a check in HAProxy (the template lays them out)."""
     ctype = check["type"]
     if ctype in ("connect", "none"):
@@ -29,7 +30,7 @@ def haproxy_check_lines(check, host_header=None):
         return ["option httpchk", send, "http-check expect status %s" % check["status"]]
     if ctype in ("external", "icmp"):
         return ["option external-check", "external-check command %s" % (
-            check["script"] if ctype == "external" else "/usr/local/libexec/pacs_lb/check_icmp")]
+            check["script"] if ctype == "external" else paths["check_icmp"])]
     connect = "tcp-check connect" + (" ssl" if check.get("tls") else "")
     if check.get("port"):
         connect += " port %d" % check["port"]
@@ -92,8 +93,8 @@ def _port_redirect(group):
             "listen_port": listen, "ports": format_ports(_without_port(group["ports"], listen))}
 
 
-def _server_line(srv, svc, group, with_cookie):
-    port = group["server_port"] or srv["port"]
+def _server_line(srv, svc, group, with_cookie, route):
+    port = server_port(srv, group, route)
     check = group["check"]
     # HAProxy hands an external check script the server line's port
     # (<proxy addr> <proxy port> <server addr> <server port>, the first two
@@ -138,7 +139,8 @@ def _server_line(srv, svc, group, with_cookie):
     return line
 
 
-def _backend(name, svc, group, servers, scheduler, http, on_server_down):
+def _backend(name, svc, group, route, http, on_server_down, paths):
+    servers, scheduler = (route or svc)["servers"], (route or svc)["scheduler"]
     check = group["check"]
     lines = ["balance %s" % SCHEDULERS[scheduler][0]]
     table_type = "ipv6" if svc["vip_version"] == 6 else "ip"
@@ -154,7 +156,7 @@ def _backend(name, svc, group, servers, scheduler, http, on_server_down):
     if http and svc["forwardfor"]:
         lines.append("option forwardfor")
     if check:
-        lines += haproxy_check_lines(check, group["address"])
+        lines += haproxy_check_lines(check, paths, group["address"])
         lines.append("default-server inter %dms fall %d rise %d%s" % (
             check["interval"], check["fall"], check["rise"],
             " on-marked-down shutdown-sessions" if on_server_down == "shutdown_sessions" else ""))
@@ -168,7 +170,7 @@ def _backend(name, svc, group, servers, scheduler, http, on_server_down):
         "mode": "http" if http else "tcp",
         "check_type": check["type"] if check else "none",
         "lines": lines,
-        "servers": [_server_line(s, svc, group, svc["persistence"] == "cookie_source_ip") for s in servers],
+        "servers": [_server_line(s, svc, group, svc["persistence"] == "cookie_source_ip", route) for s in servers],
     }
 
 
@@ -219,7 +221,7 @@ def render_haproxy(model, on_server_down="keep_sessions"):
                     _haproxy_quote("max-age=%d" % tls["hsts_max_age"])))
             if svc["maxconn"]:
                 fe["lines"].append("maxconn %d" % svc["maxconn"])
-            backends.append(_backend(group["backend"], svc, group, svc["servers"], svc["scheduler"], http, on_server_down))
+            backends.append(_backend(group["backend"], svc, group, None, http, on_server_down, model["paths"]))
             addresses += [s["address"] for s in svc["servers"] + [s for r in svc["routes"] for s in r["servers"]]
                           if s["address"] not in addresses]
             ae_routes = [r for r in svc["routes"] if r["match"] in ("called_ae", "calling_ae")]
@@ -238,10 +240,9 @@ def render_haproxy(model, on_server_down="keep_sessions"):
                 acl = "route_%s" % route["name"]
                 fe["lines"].append("acl %s %s" % (acl, _route_acl(route)))
                 fe["use_backends"].append({"backend": be_name, "acl": acl})
-                rgroup = dict(group, check=route["check"] or group["check"],
-                              server_port=route["server_port"] or group["server_port"])
-                backends.append(_backend(be_name, dict(svc, server_tls=route["server_tls"]), rgroup,
-                                         route["servers"], route["scheduler"], http, on_server_down))
+                rgroup = dict(group, check=route["check"] or group["check"])
+                backends.append(_backend(be_name, dict(svc, server_tls=route["server_tls"]), rgroup, route, http,
+                                         on_server_down, model["paths"]))
             frontends.append(fe)
     # ipv4 always (the role's sysctl file has always held it), ipv6 when a frontend binds an IPv6 VIP.
     ipv6 = any(":" in g["vip"] for svc in model["services"] if svc["renderer"] == "haproxy" for g in svc["port_groups"])

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_facts import server_port
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validation import IPVS_MAX_PORTS, SCHEDULERS
 
 
@@ -39,37 +40,46 @@ def render_keepalived_virtual_servers(model):
             for port in ports[:IPVS_MAX_PORTS]:
                 reals = []
                 for pos, srv in enumerate(svc["servers"]):
-                    rport = group["server_port"] or srv["port"] or port
+                    rport = server_port(srv, group, vip_port=port)
                     # Failover in IPVS is the "fo" scheduler: the available
                     # server with the highest weight takes everything, so the
                     # inventory order becomes a strictly falling weight.
                     weight = max(1, 256 - pos) if svc["failover"] else srv["weight"]
                     reals.append({"address": srv["address"], "port": rport, "weight": weight,
-                                  "check": _keepalived_check(check, srv["address"], rport, svc["tls"], group["address"])})
+                                  "check": _keepalived_check(check, srv["address"], rport, svc["tls"], group["address"],
+                                                             model["paths"]["check_script"])})
                 blocks.append({
                     "service": svc["name"], "vip": group["vip"], "port": port,
                     "lb_algo": "fo" if svc["failover"] else SCHEDULERS[svc["scheduler"]][1],
                     "lb_kind": LVS_METHOD[svc["mode"]],
                     "persistence_timeout": svc["persistence_timeout"] if svc["persistence"] == "source_ip" else None,
-                    "delay_loop": max(1, check["interval"] // 1000) if check else 5,
+                    "delay_loop": _seconds(check["interval"]) if check else 5,
                     "real_servers": reals,
                 })
     return blocks
 
 
-CHECK_SCRIPT = "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py"
+def _retry_lines(check):
+    """fall as HAProxy counts it: a server leaves after fall failed checks,
+    one interval apart. keepalived's own default retries one second after a
+    failure, so a balancer busy for a few seconds (every check times out at
+    once) would empty a virtual server; a script check without retry even
+    leaves at its first timeout ("retry disabled")."""
+    return ["retry %d" % max(1, check["fall"] - 1), "delay_before_retry %d" % _seconds(check["interval"])]
+
+
+def _seconds(milliseconds):
+    return max(1, milliseconds // 1000)
 
 
 def _misc_check(path, check, timeout):
-    # retry as for every other checker: without it keepalived removes a real
-    # server at the first check that times out ("retry disabled"), which a
-    # busy balancer turns into an empty virtual server.
-    return {"kind": "MISC_CHECK", "lines": ['misc_path "%s"' % path, "misc_timeout %d" % timeout,
-                                            "retry %d" % max(1, check["fall"] - 1)]}
+    return {"kind": "MISC_CHECK", "lines": ['misc_path "%s"' % path, "misc_timeout %d" % timeout] + _retry_lines(check)}
 
 
-def _script_check(words, check, timeout):
-    return _misc_check("%s %s" % (CHECK_SCRIPT, " ".join(words)), check, timeout)
+def _script_check(script, words, check, timeout):
+    # -I -S: keepalived starts it for every server at every interval, and
+    # it needs nothing but the standard library and its own protocol code.
+    return _misc_check("/usr/bin/python3 -I -S %s %s" % (script, " ".join(words)), check, timeout)
 
 
 def _tls_words(tls):
@@ -80,13 +90,13 @@ def _tls_words(tls):
     return ["--ca", misc_word(tls["server_ca"])] + (["--name", tls["server_name"]] if tls["server_name"] else [])
 
 
-def _keepalived_check(check, address, port, tls, vip_host):
+def _keepalived_check(check, address, port, tls, vip_host, script):
     """A keepalived checker block as (keyword, [lines]); None for no check."""
     if not check or check["type"] == "none":
         return None
-    timeout = max(1, check["timeout"] // 1000)
+    timeout = _seconds(check["timeout"])
     cport = check.get("port") or port
-    common = ["connect_port %d" % cport, "connect_timeout %d" % timeout, "retry %d" % max(1, check["fall"] - 1)]
+    common = ["connect_port %d" % cport, "connect_timeout %d" % timeout] + _retry_lines(check)
     if check["type"] == "connect":
         return {"kind": "TCP_CHECK", "lines": common}
     if check["type"] == "http" or (check["type"] == "https" and not tls["server_verify"]):
@@ -98,16 +108,16 @@ def _keepalived_check(check, address, port, tls, vip_host):
     if check["type"] == "https":
         # Host as HAProxy's https check sends it: the check's, or the VIP.
         host = check.get("host") or vip_host
-        return _script_check(_tls_words(tls) + ["https", address, "%d" % cport, misc_word(check["path"]),
+        return _script_check(script, _tls_words(tls) + ["https", address, "%d" % cport, misc_word(check["path"]),
                                                 check["status"], misc_word(host)], check, timeout)
     if check["type"] == "icmp":
-        return {"kind": "PING_CHECK", "lines": ["retry %d" % max(1, check["fall"] - 1)]}
+        return {"kind": "PING_CHECK", "lines": _retry_lines(check)}
     if check["type"] == "external":
         return _misc_check("%s %s %d" % (check["script"], address, cport), check, timeout)
     tls_words = _tls_words(tls) if check.get("tls") else []
     if check["type"] == "dicom":
-        return _script_check(tls_words + ["dicom", address, "%d" % cport, misc_word(check["called_ae"]),
+        return _script_check(script, tls_words + ["dicom", address, "%d" % cport, misc_word(check["called_ae"]),
                                           misc_word(check["calling_ae"])], check, timeout)
     if check["type"] == "hl7":
-        return _script_check(tls_words + ["hl7", address, "%d" % cport], check, timeout)
+        return _script_check(script, tls_words + ["hl7", address, "%d" % cport], check, timeout)
     raise ValueError(check["type"])

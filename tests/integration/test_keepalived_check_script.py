@@ -32,7 +32,7 @@ def installed(tmp_path_factory):
 
 def run(script, *args):
     # -I: no user site, no PYTHONPATH, so nothing of the controller's venv leaks in.
-    return subprocess.run([sys.executable, "-I", script] + [str(a) for a in args],
+    return subprocess.run([sys.executable, "-I", "-S", script] + [str(a) for a in args],
                           capture_output=True, text=True, timeout=30, check=False)
 
 

@@ -218,7 +218,7 @@ def test_ipvs_tls_checks_are_verified_by_the_check_script(tmp_path):
     inputs["vrrp_instances"][0]["interface"] = "eth0"
     model = sm.build_model(**inputs)
     checks = dict((b["service"], b["real_servers"][0]["check"]) for b in sm.render_keepalived_virtual_servers(model))
-    script = "/usr/bin/python3 /usr/local/libexec/pacs_lb/pacs_lb_check.py"
+    script = "/usr/bin/python3 -I -S /usr/local/libexec/pacs_lb/pacs_lb_check.py"
     ca = "--ca /etc/haproxy/pacs_lb_tls/site_ca.ca.pem"
     assert checks["WEB_DR"]["kind"] == "MISC_CHECK"
     assert checks["WEB_DR"]["lines"][0] == 'misc_path "%s %s --name pacs.example.org https 127.0.0.1 443 hex:%s ' \

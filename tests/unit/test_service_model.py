@@ -1,12 +1,16 @@
 """Normalization and rendering of the service model (no hosts, no Ansible)."""
+import os
+
 import pytest
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
-from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import model_facts, verify_report
 
 import render_local
 
 from site_model import GROUPS, HOSTVARS, INSTANCES, build, dicom
+
+ROOT = render_local.ROOT
 
 
 @pytest.mark.parametrize("spec,expected", [
@@ -364,6 +368,33 @@ def test_the_model_carries_every_derived_fact_once():
     assert "    priority 77\n" in keepalived and "        198.18.10.98\n" in keepalived
 
 
+def test_the_model_carries_where_the_roles_install_the_tools():
+    """haproxy.cfg and keepalived.conf name the collection's programs where the
+    model says the roles install them, and each is a file a role ships."""
+    model = build([dicom(name="DR", mode="l4_dr", vip="198.18.10.102", server_port=None),
+                   dicom(name="PING", vip="198.18.10.103", check="icmp")])
+    shipped = set(os.listdir(os.path.join(ROOT, "roles", "haproxy", "files"))
+                  + os.listdir(os.path.join(ROOT, "roles", "keepalived", "files")))
+    for key in ("check_script", "check_icmp", "check_pem", "route_quickack"):
+        assert os.path.dirname(model["paths"][key]) == model["paths"]["tools_dir"]
+        assert os.path.basename(model["paths"][key]) in shipped, key
+    model["paths"].update(check_script="/opt/x/check.py", check_icmp="/opt/x/icmp")
+    (dr,) = sm.render_keepalived_virtual_servers(model)
+    assert dr["real_servers"][0]["check"]["lines"][0].startswith('misc_path "/usr/bin/python3 -I -S /opt/x/check.py dicom ')
+    assert "external-check command /opt/x/icmp" in sm.render_haproxy(model)["backends"][0]["lines"]
+
+
+def test_one_rule_gives_the_port_a_server_is_reached_on():
+    """route, then port group, then the server's own port, then the VIP port
+    (None in HAProxy: it keeps the destination port)."""
+    group, srv = {"server_port": None}, {"port": None}
+    assert model_facts.server_port(srv, group) is None
+    assert model_facts.server_port(srv, group, vip_port=104) == 104
+    assert model_facts.server_port({"port": 4242}, group, vip_port=104) == 4242
+    assert model_facts.server_port({"port": 4242}, {"server_port": 11112}, vip_port=104) == 11112
+    assert model_facts.server_port({"port": 4242}, {"server_port": 11112}, {"server_port": 5678}, 104) == 5678
+
+
 def test_ipv6_addresses_are_bracketed_in_the_model():
     hostvars = dict(HOSTVARS, pacs1={"pacs_lb_address": "2001:db8::21"}, pacs2={"pacs_lb_address": "2001:db8::22"},
                     lb1={"pacs_lb_address": "2001:db8::11"}, lb2={"pacs_lb_address": "2001:db8::12"})
@@ -375,14 +406,23 @@ def test_ipv6_addresses_are_bracketed_in_the_model():
     assert sm.render_haproxy(model)["frontends"][0]["binds"] == ["[2001:db8::100]:104"]
 
 
-def test_script_checks_of_ipvs_services_retry_like_every_checker():
-    """keepalived removes a real server at the first MISC_CHECK that times out
-    unless the check retries ("retry disabled"): fall counts for them too."""
-    model = build([dicom(name="DR", mode="l4_dr", vip="198.18.10.101", server_port=None,
-                         check={"type": "dicom", "called_ae": "ORTHANC", "fall": 4}),
-                   dicom(name="EXT", mode="l4_dr", vip="198.18.10.102", server_port=None,
-                         check={"type": "external", "script": "/usr/local/libexec/pacs_lb/check_portal"})])
+def test_every_ipvs_checker_counts_fall_like_haproxy():
+    """A real server leaves IPVS after fall failed checks one interval apart,
+    as in HAProxy: keepalived's defaults retry one second after a failure
+    (a balancer busy for seconds emptied a virtual server) and give a script
+    check no retry at all ("retry disabled")."""
+    def dr(name, vip, check):
+        return dicom(name=name, mode="l4_dr", vip=vip, server_port=None, check=check)
+    model = build([dr("DICOM", "198.18.10.101", {"type": "dicom", "called_ae": "ORTHANC", "fall": 4,
+                                                 "interval": 5000, "timeout": 4000}),
+                   dr("EXT", "198.18.10.102", {"type": "external", "script": "/usr/local/libexec/pacs_lb/check_portal"}),
+                   dr("TCP", "198.18.10.103", {"type": "connect", "fall": 2, "interval": 3000}),
+                   dr("PING", "198.18.10.104", {"type": "icmp", "fall": 5, "interval": 2500}),
+                   dict(dr("WEB", "198.18.10.105", {"type": "http", "path": "/", "interval": 500}), protocol="http")])
     blocks = dict((b["service"], b) for b in sm.render_keepalived_virtual_servers(model))
-    for service, retry in (("DR", "retry 3"), ("EXT", "retry 2")):
+    for service, kind, retry, delay in (("DICOM", "MISC_CHECK", 3, 5), ("EXT", "MISC_CHECK", 2, 2),
+                                        ("TCP", "TCP_CHECK", 1, 3), ("PING", "PING_CHECK", 4, 2),
+                                        ("WEB", "HTTP_GET", 2, 1)):
         check = blocks[service]["real_servers"][0]["check"]
-        assert check["kind"] == "MISC_CHECK" and retry in check["lines"], check
+        assert check["kind"] == kind, check
+        assert "retry %d" % retry in check["lines"] and "delay_before_retry %d" % delay in check["lines"], check

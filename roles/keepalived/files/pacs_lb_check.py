@@ -16,17 +16,17 @@ names may hold either.
 The protocol code is the collection's module_utils (dicom_pdu.py, mllp.py),
 installed next to this script by the keepalived role, so keepalived's checks
 send the same bytes as HAProxy's checks and the dicom_echo module.
+
+keepalived starts this script for every real server at every interval:
+each check imports only what its protocol needs (ssl and http.client cost
+more than the rest of a DICOM check together), and keepalived runs it with
+python3 -I -S (no site packages to scan).
 """
-import http.client
 import os
 import socket
-import ssl
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "lib", "pacs_lb"))
-
-import dicom_pdu  # noqa: E402
-import mllp  # noqa: E402
 
 TIMEOUT = float(os.environ.get("PACS_LB_CHECK_TIMEOUT", "5"))
 
@@ -39,6 +39,9 @@ def word(text):
 
 def tls_options(argv):
     """(ssl context or None, server name or None, the remaining arguments)."""
+    if argv[:1] not in (["--no-verify"], ["--ca"]):
+        return None, None, argv
+    import ssl
     if argv[:1] == ["--no-verify"]:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -58,6 +61,8 @@ def tls_options(argv):
 
 def https_get(host, port, path, status, host_header, context, name):
     """None when the answer's status is accepted, else why not."""
+    import http.client
+    import ssl
     low, _sep, high = status.partition("-")
     try:
         with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
@@ -77,10 +82,12 @@ def main(argv):
     context, name, argv = tls_options(argv)
     args = [word(a) for a in argv]
     if len(args) == 5 and args[0] == "dicom":
+        import dicom_pdu
         result = dicom_pdu.echo(args[1], int(args[2]), args[3], args[4], timeout=TIMEOUT, tls_context=context,
                                 server_name=name)
         error = None if result.get("ok") else (result.get("error") or result)
     elif len(args) == 3 and args[0] == "hl7":
+        import mllp
         result = mllp.probe(args[1], int(args[2]), timeout=TIMEOUT, tls_context=context, server_name=name)
         error = None if result.get("ok") else (result.get("error") or result)
     elif len(args) == 6 and args[0] == "https" and context is not None:

@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_facts import server_port
+
 # A port group wider than this (GE's DB_MT, 65534 ports) is sampled: the
 # checked port and the ends of each range. Listening on all of them would prove
 # nothing more than the ends do about the balancer's redirect.
@@ -52,11 +54,6 @@ def _ports(group):
     return sorted(sample)
 
 
-def _server_port(vip_port, srv, group, route=None):
-    """The port a server receives a VIP port's connections on (render_haproxy/render_keepalived's rule)."""
-    return (route and route["server_port"]) or group["server_port"] or srv["port"] or vip_port
-
-
 def _check_kind(check):
     if not check:
         return None
@@ -87,10 +84,10 @@ def _demands(model):
                 label = where if route is None else "%s route %s" % (where, route["name"])
                 for srv in servers:
                     for port in ports:
-                        want(srv["name"], _server_port(port, srv, group, route), proto, label)
+                        want(srv["name"], server_port(srv, group, route, port), proto, label)
                     kind = _check_kind(check)
                     if check and check.get("type") not in (None, "none", "icmp"):
-                        port = check.get("port") or _server_port(ports[0], srv, group, route)
+                        port = check.get("port") or server_port(srv, group, route, ports[0])
                         want(srv["name"], port, kind or "tcp", "%s check" % label)
     return demands
 
@@ -175,7 +172,7 @@ def lab_client_probes(model):
             where = svc["name"] if group["name"] is None else "%s/%s" % (svc["name"], group["name"])
             for port in _ports(group):
                 kind = svc["protocol"]
-                served = set(kinds[s["name"]][_server_port(port, s, group)] for s in svc["servers"])
+                served = set(kinds[s["name"]][server_port(s, group, vip_port=port)] for s in svc["servers"])
                 if kind == "tcp" and len(served) == 1:
                     kind = served.pop()
                 servers = [s for s in svc["servers"] if not s["backup"]] or svc["servers"]
