@@ -108,16 +108,18 @@ def _keepalived_check(check, address, port, tls, vip_host, script):
     if check["type"] == "https":
         # Host as HAProxy's https check sends it: the check's, or the VIP.
         host = check.get("host") or vip_host
-        return _script_check(script, _tls_words(tls) + ["https", address, "%d" % cport, misc_word(check["path"]),
-                                                check["status"], misc_word(host)], check, timeout)
+        words = _tls_words(tls) + ["https", address, "%d" % cport, misc_word(check["path"]), check["status"],
+                                   misc_word(host)]
+        return _script_check(script, words, check, timeout)
     if check["type"] == "icmp":
         return {"kind": "PING_CHECK", "lines": _retry_lines(check)}
     if check["type"] == "external":
         return _misc_check("%s %s %d" % (check["script"], address, cport), check, timeout)
     tls_words = _tls_words(tls) if check.get("tls") else []
     if check["type"] == "dicom":
-        return _script_check(script, tls_words + ["dicom", address, "%d" % cport, misc_word(check["called_ae"]),
-                                          misc_word(check["calling_ae"])], check, timeout)
+        words = tls_words + ["dicom", address, "%d" % cport, misc_word(check["called_ae"]),
+                             misc_word(check["calling_ae"])]
+        return _script_check(script, words, check, timeout)
     if check["type"] == "hl7":
         return _script_check(script, tls_words + ["hl7", address, "%d" % cport], check, timeout)
     raise ValueError(check["type"])
