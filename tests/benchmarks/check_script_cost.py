@@ -63,7 +63,7 @@ def measure(command, runs):
     """(CPU ms, wall ms) per run of command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    for dummy in range(runs):
+    for _run in range(runs):
         subprocess.run(command, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -87,7 +87,7 @@ def main():
                     args.base: lay_out(args.base, os.path.join(work, "base"))}
         words = ["dicom", "127.0.0.1", str(port), "ORTHANC", "LBCHECK"]
         samples = dict((name, []) for name in versions)
-        for dummy in range(args.rounds):
+        for _round in range(args.rounds):
             for name, command in versions.items():
                 samples[name].append(measure(command + words, args.runs))
         print("| version | command | CPU ms per check | wall ms per check |")
