@@ -10,11 +10,12 @@ __metaclass__ = type
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report as vr
 
 
-def verify_report(model, probes, probed, haproxy=None, vrrp=None, check_mode=False, warn_days=30, fail_days=7):
+def verify_report(model, probes, probed, haproxy=None, vrrp=None, check_mode=False, warn_days=30, fail_days=7,
+                  ipvs=None):
     """probed: the registered loop of vip_probes over verify_probe_batches."""
     results, tls_results = vr.batch_results(probes, probed)
     return vr.build_report(model, probes, results, haproxy or {}, vrrp or {}, check_mode, tls_results,
-                           int(warn_days), int(fail_days))
+                           int(warn_days), int(fail_days), ipvs or {})
 
 
 class FilterModule(object):

@@ -10,10 +10,11 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: balancer_state
-short_description: Read a balancer's real servers (HAProxy) and VRRP states (keepalived) in one task
+short_description: Read a balancer's real servers (HAProxy and IPVS) and VRRP states (keepalived) in one task
 description:
-  - What M(medimaging.pacs_lb.haproxy_info) and M(medimaging.pacs_lb.vrrp_info) return, read in one module run, so
-    that the verify role reaches each balancer once for both.
+  - What M(medimaging.pacs_lb.haproxy_info) and M(medimaging.pacs_lb.vrrp_info) return, and the kernel's IPVS table
+    (C(/proc/net/ip_vs), the real servers keepalived holds for Layer 4 DR and NAT services), read in one module run,
+    so that the verify role reaches each balancer once for all three.
   - Never fails for an unreadable part; that part carries C(failed) and C(msg) instead, so the caller judges a
     balancer whose runtime API or keepalived cannot be read.
 author:
@@ -55,10 +56,25 @@ vrrp:
   description: The result of M(medimaging.pacs_lb.vrrp_info) (C(instances), ...), or C(failed) and C(msg).
   returned: always
   type: dict
+ipvs:
+  description:
+    - The IPVS table, or C(failed) and C(msg). C(loaded) is false where the ip_vs module is not loaded (no virtual
+      server was ever configured).
+    - Each of C(virtual_servers) has C(protocol), C(vip), C(port), C(scheduler), C(persistent) (seconds or null) and
+      C(servers), each with C(address), C(port), C(forward) (Route, Masq, Tunnel, Local), C(weight), C(active) and
+      C(inactive) connections. A real server that keepalived's check removed is not listed.
+  returned: always
+  type: dict
+  sample:
+    loaded: true
+    virtual_servers:
+      - {protocol: TCP, vip: 198.18.30.100, port: 104, scheduler: wlc, persistent: null,
+         servers: [{address: 198.18.30.21, port: 104, forward: Route, weight: 100, active: 0, inactive: 2}]}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils.haproxy_runtime import RuntimeAPI, RuntimeAPIError, collect
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils.ipvs_state import read_ipvs
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils.keepalived_state import StateError, read_vrrp
 
 
@@ -80,7 +96,11 @@ def main():
         vrrp = dict(read_vrrp(module, p["pid_file"], None, p["timeout"]), changed=False)
     except StateError as exc:
         vrrp = {"failed": True, "msg": str(exc)}
-    module.exit_json(changed=False, haproxy=haproxy, vrrp=vrrp)
+    try:
+        ipvs = read_ipvs()
+    except ValueError as exc:
+        ipvs = {"failed": True, "msg": "/proc/net/ip_vs: %s" % exc}
+    module.exit_json(changed=False, haproxy=haproxy, vrrp=vrrp, ipvs=ipvs)
 
 
 if __name__ == "__main__":

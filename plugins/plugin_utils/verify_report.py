@@ -13,7 +13,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
+
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import clusters as cl
+from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_facts import server_port
 
 
 def verify_probes(model, hosts=None):
@@ -148,8 +151,63 @@ def tls_outcome(probe, result, warn_days, fail_days):
     return None, warning, facts
 
 
+def _address(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def _judge_ipvs(model, ipvs, rows, balancers, problems, warnings):
+    """The real servers of Layer 4 DR / NAT services as each balancer's IPVS table holds them.
+
+    keepalived runs the checks on every balancer and removes a failed server
+    from the table: a virtual server missing, or left with no server of
+    weight above 0, is a problem (the VIP cannot answer there); a server
+    missing beside live ones is a warning (the VIP answers, with less)."""
+    services = [svc for svc in model["services"] if svc["renderer"] == "keepalived"]
+    if not services:
+        return
+    row_of = dict(((row["service"], row["vip"]), row) for row in rows)
+    for balancer in sorted(ipvs):
+        info = ipvs[balancer] or {}
+        state = balancers.setdefault(balancer, {"haproxy": "read", "vrrp": "read", "vrrp_instances": []})
+        why = unreadable(info, "virtual_servers") or (None if info.get("loaded") else "the ip_vs module is not loaded")
+        state["ipvs"] = "not readable: %s" % why if why else "read"
+        if why:
+            problems.append("balancer %s: IPVS table not readable: %s" % (balancer, why))
+            continue
+        table = dict(((_address(vs["vip"]), vs["port"]), vs) for vs in info["virtual_servers"] if vs.get("vip"))
+        for svc in services:
+            for group in svc["port_groups"]:
+                row = row_of.get((group["probe"]["service"], group["vip"]))
+                for port in (p for first, last in group["ports"] for p in range(first, last + 1)):
+                    where = "service %s VIP %s:%d" % (svc["name"], group["address"], port)
+                    held = table.get((_address(group["vip"]), port))
+                    if held is None:
+                        problems.append("%s: no IPVS virtual server on balancer %s" % (where, balancer))
+                        continue
+                    live = set((_address(s["address"]), s["port"]) for s in held["servers"] if s["weight"] > 0)
+                    if not live:
+                        problems.append("%s: the IPVS virtual server on balancer %s has no real server" % (
+                            where, balancer))
+                    up = dict((srv["name"], (_address(srv["address"]), server_port(srv, group, vip_port=port)) in live)
+                              for srv in svc["servers"])
+                    warnings.extend("%s server %s on balancer %s: not in the IPVS table (its check fails)" % (
+                        where, name, balancer) for name, ok in up.items() if live and not ok)
+                    if row is None:
+                        continue
+                    row["servers"].extend({"balancer": balancer, "backend": "IPVS %s:%d" % (group["address"], port),
+                                           "name": name, "state": "UP" if ok else "DOWN",
+                                           "check": "in the IPVS table" if ok else "not in the IPVS table",
+                                           "check_desc": ""} for name, ok in up.items())
+                    good = sum(1 for ok in up.values() if ok)
+                    row["servers_total"] = min(row["servers_total"] or len(up), len(up))
+                    row["servers_up"] = good if row["servers_up"] is None else min(row["servers_up"], good)
+
+
 def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False, tls_results=None, warn_days=30,
-                 fail_days=7):
+                 fail_days=7, ipvs=None):
     """Judge the rollout. Returns {ok, check_mode, problems, unconfirmed, warnings, services, balancers, clusters}.
 
     model: one cluster's model or {cluster: model}; each cluster that has
@@ -161,9 +219,10 @@ def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False, 
     """
     clusters = cl.as_clusters(model)
     tls_results = tls_results or {}
+    ipvs = ipvs or {}
     if len(clusters) == 1:
         name, only = next(iter(clusters.items()))
-        scope = [(name, only, list(range(len(probes))), sorted(set(haproxy) | set(vrrp)))]
+        scope = [(name, only, list(range(len(probes))), sorted(set(haproxy) | set(vrrp) | set(ipvs)))]
     else:
         seen = set(p.get("cluster") for p in probes) | set(
             c for c, m in clusters.items() for b in m["balancers"] if b["name"] in haproxy or b["name"] in vrrp)
@@ -172,7 +231,7 @@ def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False, 
             if name in seen:
                 mine = set(b["name"] for b in one["balancers"])
                 scope.append((name, one, [i for i, p in enumerate(probes) if p.get("cluster") == name],
-                              sorted(h for h in set(haproxy) | set(vrrp) if h in mine)))
+                              sorted(h for h in set(haproxy) | set(vrrp) | set(ipvs) if h in mine)))
     out = {"ok": True, "check_mode": bool(check_mode), "problems": [], "unconfirmed": [], "warnings": [],
            "services": [], "balancers": {}, "clusters": []}
     for name, one, indexes, hosts in scope:
@@ -180,7 +239,7 @@ def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False, 
                           dict((h, haproxy[h]) for h in hosts if h in haproxy),
                           dict((h, vrrp[h]) for h in hosts if h in vrrp), check_mode,
                           dict((new, tls_results[old]) for new, old in enumerate(indexes) if old in tls_results),
-                          warn_days, fail_days)
+                          warn_days, fail_days, dict((h, ipvs[h]) for h in hosts if h in ipvs))
         prefix = "cluster '%s': " % name if len(clusters) > 1 else ""
         for key in ("problems", "unconfirmed", "warnings"):
             out[key].extend(prefix + line for line in part[key])
@@ -194,10 +253,11 @@ def build_report(model, probes, probe_results, haproxy, vrrp, check_mode=False, 
 
 
 def _build_one(model, probes, probe_results, haproxy, vrrp, check_mode=False, tls_results=None, warn_days=30,
-               fail_days=7):
+               fail_days=7, ipvs=None):
     """The report of one cluster (build_report without the cluster grouping).
 
-    haproxy: {balancer: haproxy_info result}; vrrp: {balancer: vrrp_info result}.
+    haproxy: {balancer: haproxy_info result}; vrrp: {balancer: vrrp_info result};
+    ipvs: {balancer: balancer_state's ipvs result} (Layer 4 DR / NAT services).
     Each service row carries its servers as every balancer sees them, and
     balancers carries each balancer's VRRP states, so the report (verify.json,
     set_stats) holds everything verify.md shows.
@@ -231,6 +291,7 @@ def _build_one(model, probes, probe_results, haproxy, vrrp, check_mode=False, tl
     row_of = dict((row["frontend"], row) for row in rows if row["frontend"])
     balancers = dict((name, {"haproxy": "read", "vrrp": "read", "vrrp_instances": []})
                      for name in sorted(set(haproxy) | set(vrrp)))
+    _judge_ipvs(model, ipvs or {}, rows, balancers, problems, warnings)
 
     # Real servers, as every balancer sees them.
     counts = {}

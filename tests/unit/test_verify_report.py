@@ -1,4 +1,5 @@
 """The verify role's judgement: every problem named by service, VIP, server, balancer and cause."""
+import pytest
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import verify_report as vr
 from test_service_model import build, dicom
 
@@ -228,3 +229,84 @@ def test_probe_batches_carry_each_clusters_own_ca():
     assert [(b["cluster"], b["ca_data"], len(b["probes"])) for b in batches] == [
         ("pacs", {"site_ca": "PEM-ONE"}, 3), ("vna", {"site_ca": "PEM-TWO"}, 3)]
     assert [p for b in batches for p in b["probes"]] == probes
+
+
+IP_VS = """IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  C6120A65:0068 rr
+  -> C6120A15:0068      Route   100    0          3
+  -> C6120A16:0068      Route   100    1          0
+TCP  [2001:0db8:0000:0000:0000:0000:0000:0100]:0050 wlc persistent 300 FFFFFFFF
+  -> [2001:0db8:0000:0000:0000:0000:0000:0021]:1F72      Masq    1      0          0
+FWM  00000001 wlc
+"""
+# The kernel pads the fields with spaces, at the ends of lines too.
+IP_VS_PADDED = "".join(line + "   \n" for line in IP_VS.splitlines())
+
+
+def test_the_kernel_ipvs_table_is_read_as_keepalived_left_it():
+    from ansible_collections.medimaging.pacs_lb.plugins.module_utils import ipvs_state
+    dr, v6, fwm = ipvs_state.parse_ip_vs(IP_VS_PADDED)
+    assert (dr["protocol"], dr["vip"], dr["port"], dr["scheduler"], dr["persistent"]) == (
+        "TCP", "198.18.10.101", 104, "rr", None)
+    assert dr["servers"] == [
+        {"address": "198.18.10.21", "port": 104, "forward": "Route", "weight": 100, "active": 0, "inactive": 3},
+        {"address": "198.18.10.22", "port": 104, "forward": "Route", "weight": 100, "active": 1, "inactive": 0}]
+    assert (v6["vip"], v6["port"], v6["persistent"]) == ("2001:db8::100", 80, 300)
+    assert v6["servers"][0]["address"] == "2001:db8::21" and v6["servers"][0]["port"] == 8050
+    assert (fwm["fwmark"], fwm["vip"], fwm["servers"]) == (1, None, [])
+    assert ipvs_state.read_ipvs("/nonexistent/ip_vs") == {"loaded": False, "virtual_servers": []}
+    with pytest.raises(ValueError):
+        ipvs_state.parse_ip_vs("  -> C6120A15:0068      Route   100    0          3\n")
+
+
+def ipvs_table(servers=("198.18.10.21", "198.18.10.22"), weight=100, vip="198.18.10.101"):
+    return {"loaded": True, "virtual_servers": [
+        {"protocol": "TCP", "vip": vip, "port": 104, "scheduler": "rr", "persistent": None,
+         "servers": [{"address": a, "port": 104, "forward": "Route", "weight": weight, "active": 0, "inactive": 0}
+                     for a in servers]}]}
+
+
+def ipvs_report(tables):
+    m = model()
+    return vr.build_report(m, vr.verify_probes(m), healthy_results(), {"lb1": haproxy(), "lb2": haproxy()},
+                           {"lb1": vrrp("MASTER"), "lb2": vrrp("BACKUP")}, ipvs=tables)
+
+
+def test_layer4_servers_are_judged_from_each_balancers_ipvs_table():
+    result = ipvs_report({"lb1": ipvs_table(), "lb2": ipvs_table()})
+    assert result["ok"] and result["warnings"] == []
+    dr = result["services"][2]
+    assert (dr["service"], dr["servers_up"], dr["servers_total"]) == ("DR_DICOM", 2, 2)
+    assert sorted((s["balancer"], s["name"], s["state"]) for s in dr["servers"]) == [
+        ("lb1", "pacs1", "UP"), ("lb1", "pacs2", "UP"), ("lb2", "pacs1", "UP"), ("lb2", "pacs2", "UP")]
+    assert result["balancers"]["lb1"]["ipvs"] == "read"
+
+    # keepalived removed pacs2 on lb2: the VIP still answers, with less
+    result = ipvs_report({"lb1": ipvs_table(), "lb2": ipvs_table(servers=("198.18.10.21",))})
+    assert result["ok"] and result["services"][2]["servers_up"] == 1
+    assert result["warnings"] == ["service DR_DICOM VIP 198.18.10.101:104 server pacs2 on balancer lb2: "
+                                  "not in the IPVS table (its check fails)"]
+
+
+def test_an_empty_or_missing_ipvs_virtual_server_is_a_problem():
+    result = ipvs_report({"lb1": ipvs_table(servers=()), "lb2": ipvs_table(weight=0)})
+    assert not result["ok"]
+    assert result["problems"] == [
+        "service DR_DICOM VIP 198.18.10.101:104: the IPVS virtual server on balancer lb1 has no real server",
+        "service DR_DICOM VIP 198.18.10.101:104: the IPVS virtual server on balancer lb2 has no real server"]
+    result = ipvs_report({"lb1": ipvs_table(vip="198.18.10.99"), "lb2": {"loaded": False, "virtual_servers": []}})
+    assert result["problems"] == [
+        "service DR_DICOM VIP 198.18.10.101:104: no IPVS virtual server on balancer lb1",
+        "balancer lb2: IPVS table not readable: the ip_vs module is not loaded"]
+    result = ipvs_report({"lb1": ipvs_table(), "lb2": {"failed": True, "msg": "/proc/net/ip_vs: bad line"}})
+    assert result["problems"] == ["balancer lb2: IPVS table not readable: /proc/net/ip_vs: bad line"]
+
+
+def test_a_cluster_without_layer4_services_does_not_read_ipvs():
+    m = build([dicom(), WEB])
+    probes = vr.verify_probes(m)
+    result = vr.build_report(m, probes, healthy_results()[:2], {"lb1": haproxy()}, {"lb1": vrrp("MASTER")},
+                             ipvs={"lb1": {"loaded": False, "virtual_servers": []}})
+    assert result["ok"] and "ipvs" not in result["balancers"]["lb1"]
