@@ -13,8 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
-
+from ansible_collections.medimaging.pacs_lb.plugins.module_utils.keepalived_state import normalise_ip
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import clusters as cl
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_facts import server_port
 
@@ -151,13 +150,6 @@ def tls_outcome(probe, result, warn_days, fail_days):
     return None, warning, facts
 
 
-def _address(text):
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return text
-
-
 def _judge_ipvs(model, ipvs, rows, balancers, problems, warnings):
     """The real servers of Layer 4 DR / NAT services as each balancer's IPVS table holds them.
 
@@ -177,21 +169,21 @@ def _judge_ipvs(model, ipvs, rows, balancers, problems, warnings):
         if why:
             problems.append("balancer %s: IPVS table not readable: %s" % (balancer, why))
             continue
-        table = dict(((_address(vs["vip"]), vs["port"]), vs) for vs in info["virtual_servers"] if vs.get("vip"))
+        table = dict(((normalise_ip(vs["vip"]), vs["port"]), vs) for vs in info["virtual_servers"] if vs.get("vip"))
         for svc in services:
             for group in svc["port_groups"]:
                 row = row_of.get((group["probe"]["service"], group["vip"]))
                 for port in (p for first, last in group["ports"] for p in range(first, last + 1)):
                     where = "service %s VIP %s:%d" % (svc["name"], group["address"], port)
-                    held = table.get((_address(group["vip"]), port))
+                    held = table.get((normalise_ip(group["vip"]), port))
                     if held is None:
                         problems.append("%s: no IPVS virtual server on balancer %s" % (where, balancer))
                         continue
-                    live = set((_address(s["address"]), s["port"]) for s in held["servers"] if s["weight"] > 0)
+                    live = set((normalise_ip(s["address"]), s["port"]) for s in held["servers"] if s["weight"] > 0)
                     if not live:
                         problems.append("%s: the IPVS virtual server on balancer %s has no real server" % (
                             where, balancer))
-                    up = dict((srv["name"], (_address(srv["address"]), server_port(srv, group, vip_port=port)) in live)
+                    up = dict((srv["name"], (normalise_ip(srv["address"]), server_port(srv, group, vip_port=port)) in live)
                               for srv in svc["servers"])
                     warnings.extend("%s server %s on balancer %s: not in the IPVS table (its check fails)" % (
                         where, name, balancer) for name, ok in up.items() if live and not ok)

@@ -244,6 +244,5 @@ def test_live_balancer_state_reads_haproxy_and_reports_keepalived_unreadable(lab
     servers = dict((s['name'], s) for s in result['haproxy']['servers'] if s['backend'] == 'be_pacs')
     assert (servers['pacs1']['operational_state'], servers['pacs2']['operational_state']) == ('UP', 'DOWN')
     assert result['vrrp']['failed'] and 'keepalived' in result['vrrp']['msg']
-    # this machine's kernel has no IPVS (the guests' has: molecule l4)
-    assert result['ipvs'] == {'loaded': os.path.exists('/proc/net/ip_vs'), 'virtual_servers': []} or \
-        result['ipvs']['loaded']
+    # the IPVS part as the kernel has it: this machine's has no ip_vs (the guests' has: molecule l4)
+    assert result['ipvs']['loaded'] == os.path.exists('/proc/net/ip_vs') and 'failed' not in result['ipvs']

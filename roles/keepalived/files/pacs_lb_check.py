@@ -47,7 +47,7 @@ def tls_options(argv):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context, None, argv[1:]
-    if argv[:1] != ["--ca"] or len(argv) < 2:
+    if len(argv) < 2:
         return None, None, argv
     context = ssl.create_default_context(cafile=word(argv[1]))
     name, rest = None, argv[2:]
