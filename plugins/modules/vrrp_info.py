@@ -41,6 +41,17 @@ options:
     description: Seconds to wait for keepalived to rewrite O(json_file) after the signal.
     type: float
     default: 5.0
+  settle_timeout:
+    description:
+      - Seconds to wait, reading again four times a second on the host, until every instance has settled (see
+        RV(instances[].settled)) and keepalived runs. The state read last is returned either way; the module fails
+        only when keepalived could not be read at the end.
+      - One task, and one round trip, where a retried task would pay one per try and up to a second between tries:
+        C(site.yml) waits with it for a newly started pair to elect its MASTER.
+      - V(0) reads once.
+    type: float
+    default: 0
+    version_added: 0.3.0
 notes:
   - Signalling keepalived and reading its dump (mode 0600, owned by root) need root (C(become=true)).
   - Needs a keepalived built with JSON support (Debian 12's keepalived 2.2.7 is) and C(ip) from iproute2.
@@ -126,6 +137,8 @@ instances:
       version_added: 0.2.0
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils.keepalived_state import StateError, read_vrrp
 
@@ -136,13 +149,22 @@ def main():
             json_file=dict(type='path'),
             pid_file=dict(type='path', default='/run/keepalived.pid'),
             timeout=dict(type='float', default=5.0),
+            settle_timeout=dict(type='float', default=0.0),
         ),
         supports_check_mode=True,
     )
-    try:
-        state = read_vrrp(module, module.params['pid_file'], module.params['json_file'], module.params['timeout'])
-    except StateError as exc:
-        module.fail_json(msg=str(exc))
+    deadline = time.time() + module.params['settle_timeout']
+    while True:
+        try:
+            state, error = read_vrrp(module, module.params['pid_file'], module.params['json_file'],
+                                     module.params['timeout']), None
+        except StateError as exc:
+            state, error = None, exc
+        if time.time() >= deadline or (state and all(inst['settled'] for inst in state['instances'])):
+            break
+        time.sleep(0.25)
+    if error:
+        module.fail_json(msg=str(error))
     module.exit_json(changed=False, **state)
 
 

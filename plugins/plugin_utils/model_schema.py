@@ -252,6 +252,7 @@ def _path(desc, default):
 ROLE_OPTION_PREFIXES = ("haproxy_", "keepalived_", "realserver_linux_", "realserver_windows_", "verify_", "maintenance_")
 ROLE_OPTIONS = {
     "haproxy_package": field("str", "", pattern=r"[a-z0-9][a-z0-9+.=~:-]{0,127}", hint="a package name"),
+    "haproxy_extra_packages": field("strlist", "", pattern=r"[a-z0-9][a-z0-9+.=~:-]{0,127}", hint="a package name"),
     "haproxy_config_path": _path("", "/etc/haproxy/haproxy.cfg"),
     # The runtime API is admin level: only a local unix socket (no ipv4@,
     # abns@ or address:port), which the template creates with mode 660.

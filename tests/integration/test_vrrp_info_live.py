@@ -160,3 +160,17 @@ def test_live_keepalived_in_netns(netns_keepalived):
     # no PID file: the keepalived of this network namespace is found in /proc
     result = run_in_netns(env, pid_file=str(env['tmp'] / 'none.pid'), timeout=5)
     assert result['masters'] == ['VI_T_PACS']
+
+
+@pytest.mark.skipif(not _netns_usable(), reason='needs root, keepalived, ip and network namespaces')
+def test_settle_timeout_reads_again_on_the_host_until_the_deadline(netns_keepalived):
+    env = netns_keepalived
+    # keepalived was just started: VI_T_PACS is BACKUP until it took over (~3 adverts); VI_T_HL7 stays in FAULT,
+    # so it never settles and the module reads until the deadline, then returns the state it read last
+    start = time.monotonic()
+    result = run_in_netns(env, pid_file=env['pid_file'], timeout=5, settle_timeout=6)
+    elapsed = time.monotonic() - start
+    inst = by_name(result['instances'])
+    assert 6 <= elapsed < 12, elapsed
+    assert inst['VI_T_PACS']['state'] == 'MASTER' and inst['VI_T_PACS']['settled'] is True
+    assert inst['VI_T_HL7']['state'] == 'FAULT' and inst['VI_T_HL7']['settled'] is False
