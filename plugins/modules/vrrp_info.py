@@ -46,7 +46,7 @@ options:
       - Seconds to wait, reading again four times a second on the host, until every instance has settled (see
         RV(instances[].settled)) and keepalived runs. The state read last is returned either way; the module fails
         only when keepalived could not be read at the end.
-      - One task, and one round trip, where a retried task would pay one per try and up to a second between tries:
+      - One task, and one round trip, where a retried task would pay one per try and up to a second between tries.
         C(site.yml) waits with it for a newly started pair to elect its MASTER.
       - V(0) reads once.
     type: float

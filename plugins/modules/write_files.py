@@ -17,7 +17,8 @@ description:
     comes from the controller (the role renders its templates there).
   - Each file that differs, in the order given, is written next to its destination with its mode and owner, checked
     by its O(files[].validate) command, and only then moved in place (atomically), as one C(template) task per file
-    would. A failed check stops there: that file and the ones after it stay as they were; the message names the file. A failed check leaves every live
+    would. A failed check stops there (that file and the ones after it stay as they were); the message names the
+    file. A failed check leaves every live
     file as it was.
   - A file whose content is as wanted but whose mode or owner differs is only changed in mode or owner.
   - Parent directories that do not exist are created (mode C(0755), root).
@@ -123,8 +124,8 @@ def ids(module, spec):
         return (pwd.getpwnam(spec['owner']).pw_uid if spec['owner'] else None,
                 grp.getgrnam(spec['group']).gr_gid if spec['group'] else None)
     except KeyError:
-        module.fail_json(msg='%s: no such owner %r or group %r on this host' % (spec['path'], spec['owner'],
-                                                                              spec['group']))
+        module.fail_json(msg='%s: no such owner %r or group %r on this host'
+                         % (spec['path'], spec['owner'], spec['group']))
 
 
 def mode_of(module, spec):

@@ -4,8 +4,6 @@
 import os
 import sys
 
-import pytest
-
 from lb_helpers import run_module
 
 from ansible_collections.medimaging.pacs_lb.plugins.modules import write_files
