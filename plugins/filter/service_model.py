@@ -11,6 +11,7 @@ import os
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import clusters as cl
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils import service_model as sm
@@ -117,6 +118,32 @@ def role_options(values, host="controller"):
     return True
 
 
+def inventory_options(hosts, hostvars, balancers, role_specs):
+    """Every host's role options, in one call: their safe sets and ranges, and on balancers the options of the
+    roles in role_specs ({role: argument spec options}) as Ansible checks a role's arguments. True, or fails
+    listing every problem by host and option."""
+    problems = sm.Problems()
+    balancers = set(balancers or [])
+    specs = _plain(role_specs or {})
+    for host in hosts:
+        values = hostvars[host]
+        # only the role prefixes are read: each value is templated on access
+        options = _plain(dict((name, values[name]) for name in values if name.startswith(sm.ROLE_OPTION_PREFIXES)))
+        where = "host '%s'" % host
+        if host in balancers:
+            for role in sorted(specs):
+                given = dict((name, options[name]) for name in specs[role] if name in options)
+                checked = ArgumentSpecValidator(specs[role]).validate(given, validate_role_argument_spec=True)
+                for message in checked.error_messages:
+                    problems.add(where, "role %s" % role, message)
+                    # one message per mistake: Ansible's wording, not the safe-set check's as well
+                    options = dict((name, value) for name, value in options.items() if name not in message)
+        sm.check_role_options(options, where, problems)
+    if problems.items:
+        raise _invalid(problems.items, "The roles' options are")
+    return True
+
+
 def render_haproxy(model, on_server_down="keep_sessions"):
     try:
         return sm.render_haproxy(model, str(on_server_down))
@@ -132,5 +159,6 @@ class FilterModule(object):
             "cluster_union": cluster_union,
             "render_haproxy": render_haproxy,
             "role_options": role_options,
+            "inventory_options": inventory_options,
             "render_keepalived_virtual_servers": sm.render_keepalived_virtual_servers,
         }

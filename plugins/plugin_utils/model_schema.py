@@ -513,6 +513,21 @@ def check_role_options(values, where, problems):
             continue
         check_field(spec, values[name], where, name, problems)
     _check_advert_int(values, where, problems)
+    _check_busy_polling(values, where, problems)
+
+
+def _check_busy_polling(values, where, problems):
+    """Busy polling spins every thread on a CPU of its own: with HAProxy's default of one thread per CPU,
+    keepalived and the kernel would wait for them."""
+    try:
+        busy = to_bool(values.get("haproxy_busy_polling", False))
+        threads = to_int(values.get("haproxy_nbthread", 0))
+    except ValueError:
+        return  # reported above
+    if busy and threads < 1:
+        problems.add(where, "haproxy_busy_polling", "true needs haproxy_nbthread of at least 1 and fewer than the "
+                     "balancer's CPUs, got %d: every thread then spins on a CPU of its own, and with one thread per "
+                     "CPU keepalived and the kernel would wait for them." % threads)
 
 
 def _check_advert_int(values, where, problems):

@@ -19,7 +19,7 @@ from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_validatio
     DEFAULT_SCRIPT_DIRS, IPVS_MAX_PORTS, MODES, NAME_RE, ModelError, build_model, format_ports, merge_services,
     parse_ports)
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.model_schema import (  # noqa: F401
-    NAME, Problems, check_role_options)
+    NAME, ROLE_OPTION_PREFIXES, Problems, check_role_options)
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.render_haproxy import (  # noqa: F401
     HAPROXY_MAX_BIND_PORTS, ON_SERVER_DOWN, haproxy_check_lines, render_haproxy)
 from ansible_collections.medimaging.pacs_lb.plugins.plugin_utils.render_keepalived import (  # noqa: F401
