@@ -3,6 +3,12 @@ or many clusters (balancer pairs) in one inventory: --clusters 20 --services 20.
 
     .venv/bin/python tests/benchmarks/model_scale.py [--services 200] [--servers 20] [--ansible]
     .venv/bin/python tests/benchmarks/model_scale.py --clusters 20 --services 20 [--servers 20] [--ansible]
+    .venv/bin/python tests/benchmarks/model_scale.py --clusters 20 --services 20 --servers 5 --preflight-only \
+        --rounds 3 --base REF
+
+With --base REF, the preflight play of the collection as it was at git REF
+(exported to .build/model-scale-base) runs on the same inventory,
+interleaved round by round with this tree's: the before/after comparison.
 
 Times the pure-Python path (build_model, render_haproxy,
 render_keepalived_virtual_servers) and, with --ansible, the whole controller
@@ -99,8 +105,16 @@ def python_clusters(clusters, services, servers, rounds):
     return statistics.median(times), min(times), len(fleet["clusters"]), blocks
 
 
-def ansible_clusters(clusters, services, servers):
+def ansible_clusters(clusters, services, servers, rounds=1, base=None, preflight_only=False):
     groups, hostvars, cluster_vars = cluster_inventory(clusters, services, servers)
+    trees = [("", ROOT)]
+    if base:
+        tree = os.path.join(ROOT, ".build", "model-scale-base")
+        subprocess.run(["rm", "-rf", tree], check=True)
+        os.makedirs(tree)
+        archive = subprocess.run(["git", "archive", base], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+        trees.append((" at " + base, tree))
     with tempfile.TemporaryDirectory() as tmp:
         inv = {"all": {"children": {}}}
         for group, hosts in groups.items():
@@ -111,22 +125,28 @@ def ansible_clusters(clusters, services, servers):
                 yaml.safe_dump(values, handle)
         with open(os.path.join(tmp, "inv", "hosts.yml"), "w") as handle:
             yaml.safe_dump(inv, handle)
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-                   ANSIBLE_HOME=os.path.join(ROOT, ".build", "ansible-home"))
         playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         timings = {}
         # render.yml: the preflight role and both templates on the balancers
         # (as the single-model --ansible run); preflight.yml: the preflight
         # play of site.yml, over every host of the inventory (real servers too).
-        for what, path in (("render.yml (preflight + both templates, %d balancers)" % len(groups["balancers"]),
-                            os.path.join(ROOT, "tests", "render", "render.yml")),
-                           ("preflight.yml (every one of %d hosts)" % len(hostvars),
-                            os.path.join(ROOT, "playbooks", "preflight.yml"))):
-            start = time.perf_counter()
-            subprocess.run([playbook, "-i", os.path.join(tmp, "inv"), path, "-e",
-                            "render_dir=" + os.path.join(tmp, "out")], check=True, cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL)
-            timings[what] = time.perf_counter() - start
+        plays = [("preflight.yml (every one of %d hosts)" % len(hostvars), os.path.join("playbooks", "preflight.yml"))]
+        if not preflight_only:
+            plays.insert(0, ("render.yml (preflight + both templates, %d balancers)" % len(groups["balancers"]),
+                             os.path.join("tests", "render", "render.yml")))
+        for _round in range(rounds):
+            for label, tree in trees:
+                env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(tree, "ansible.cfg"),
+                           ANSIBLE_HOME=os.path.join(ROOT, ".build", "ansible-home"))
+                for what, path in plays:
+                    start = time.perf_counter()
+                    subprocess.run([playbook, "-i", os.path.join(tmp, "inv"), os.path.join(tree, path), "-e",
+                                    "render_dir=" + os.path.join(tmp, "out")], check=True, cwd=tree, env=env,
+                                   stdout=subprocess.DEVNULL)
+                    timings.setdefault(what + label, []).append(time.perf_counter() - start)
+        timings = dict((what, statistics.median(times)) for what, times in timings.items())
+        if preflight_only:
+            return timings, 0, 0
         checked = subprocess.run(["/usr/sbin/haproxy", "-c", "-f", os.path.join(tmp, "out", "site00-lb1.haproxy.cfg")],
                                  capture_output=True, text=True, check=False)
         return timings, checked.returncode, len(os.listdir(os.path.join(tmp, "out")))
@@ -176,13 +196,19 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ansible", action="store_true")
     parser.add_argument("--clusters", type=int, default=0, help="that many balancer pairs of --services each")
+    parser.add_argument("--preflight-only", action="store_true", help="with --clusters: only preflight.yml, via Ansible")
+    parser.add_argument("--base", help="with --clusters --preflight-only: also the collection at this git ref")
     args = parser.parse_args()
     if args.clusters:
         median, best, count, blocks = python_clusters(args.clusters, args.services, args.servers, args.rounds)
         print("%d clusters x %d services x %d servers: build every cluster + cross-cluster checks + render "
               "(Python) median %.3f s, best %.3f s; %d models, %d IPVS virtual servers" % (
                   args.clusters, args.services, args.servers, median, best, count, blocks))
-        if args.ansible:
+        if args.preflight_only:
+            timings = ansible_clusters(args.clusters, args.services, args.servers, args.rounds, args.base, True)[0]
+            print("via ansible-playbook, median of %d rounds: %s" % (
+                args.rounds, ", ".join("%s %.1f s" % pair for pair in timings.items())))
+        elif args.ansible:
             timings, rc, files = ansible_clusters(args.clusters, args.services, args.servers)
             print("via ansible-playbook on %d balancers: %s; %d files rendered, haproxy -c exit %d" % (
                 2 * args.clusters, ", ".join("%s %.1f s" % pair for pair in timings.items()), files, rc))
