@@ -21,7 +21,7 @@ description:
     file. A failed check leaves every live
     file as it was.
   - A file whose content is as wanted but whose mode or owner differs is only changed in mode or owner.
-  - Parent directories that do not exist are created (mode C(0755), root).
+  - Parent directories that do not exist are created (mode C(0755), owned by the user the module runs as).
   - Supports check mode and diff mode (one diff per file; none for a file marked O(files[].secret)).
 author:
   - medimaging.pacs_lb contributors (@medimaging)
@@ -170,9 +170,9 @@ def make_parents(path):
     while parent and not os.path.isdir(parent):
         missing.append(parent)
         parent = os.path.dirname(parent)
+    # owned by the user the module runs as: root on a balancer (become), the job's user for verify's reports
     for directory in reversed(missing):
         os.mkdir(directory, 0o755)
-        os.chown(directory, 0, 0)
 
 
 def stage(entry):
