@@ -51,11 +51,17 @@ up() {
     mac=$(printf '52:54:00:%02x:%02x:%02x' $(echo "$addr" | awk -F. '{print $2, $3, $4}'))
     local accel=(-accel tcg,thread=multi -cpu max)
     [ -w /dev/kvm ] && ls -d /sys/module/kvm_intel /sys/module/kvm_amd >/dev/null 2>&1 && accel=(-enable-kvm -cpu host)
+    # tsc=reliable: under TCG a busy host delays one vCPU thread against the
+    # other, the kernel's boot check then finds the TSCs unsynchronized and
+    # falls back to the emulated HPET, and every clock read (keepalived,
+    # HAProxy, each check) becomes a trapped MMIO access: guests at load 8-10
+    # with their checks idle, the VRRP track script timing out. QEMU's TCG TSC
+    # follows one virtual clock for all vCPUs, so it is reliable here.
     t0=$(date +%s)
     qemu-system-x86_64 -M pc "${accel[@]}" -smp "$VCPUS" -m "$MEM" -nodefaults -no-user-config -display none \
       -name "$id" -daemonize -pidfile "$run/qemu.pid" -serial "file:$run/serial.log" \
       -kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
-      -append "console=ttyS0 root=/dev/vda rw mitigations=off net.ifnames=0 pacs_lb.name=${6:-$id} pacs_lb.addr=$cidr pacs_lb.gw=$gw" \
+      -append "console=ttyS0 root=/dev/vda rw mitigations=off tsc=reliable net.ifnames=0 pacs_lb.name=${6:-$id} pacs_lb.addr=$cidr pacs_lb.gw=$gw" \
       -drive "file=$run/disk.qcow2,format=qcow2,if=virtio,cache=unsafe" \
       -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac"
     echo "$addr $subnet" >"$run/net"
