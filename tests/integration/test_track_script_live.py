@@ -15,6 +15,7 @@ import subprocess
 import time
 
 import pytest
+from lb_helpers import stop_process
 
 KEEPALIVED = shutil.which('keepalived') or '/usr/sbin/keepalived'
 IP = shutil.which('ip') or '/usr/sbin/ip'
@@ -109,12 +110,7 @@ def test_track_script_moves_the_vip_with_haproxy(tmp_path):
         assert wait_for(ns, True, 16 + 10 - (time.monotonic() - start)), 'VIP not taken back with haproxy'
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop_process(proc)
         if log is not None:
             log.close()
         subprocess.call([IP, 'netns', 'del', ns], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from lb_helpers import stop_process
 
 
 from ansible_collections.medimaging.pacs_lb.plugins.module_utils import keepalived_state as ks
@@ -116,12 +117,7 @@ def netns_keepalived(tmp_path):
         yield {'ns': ns, 'config': str(cfg), 'pid_file': pid_file, 'proc': proc, 'tmp': tmp_path}
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop_process(proc)
             log.close()
         subprocess.call([IP, 'netns', 'del', ns], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
